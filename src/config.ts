@@ -23,7 +23,12 @@ export const configSchema = z
     http: z
       .object({
         host: z.string().min(1).default('127.0.0.1'),
-        port: z.coerce.number().int().min(0).max(65535).default(8080),
+        port: z.coerce
+          .number({ error: 'must be a port number from 0 to 65535' })
+          .int('must be a port number from 0 to 65535')
+          .min(0, 'must be a port number from 0 to 65535')
+          .max(65535, 'must be a port number from 0 to 65535')
+          .default(8080),
       })
       .strict()
       .default({ host: '127.0.0.1', port: 8080 }),
@@ -47,9 +52,7 @@ export class ConfigError extends Error {
     readonly problems: { setting: string; message: string }[],
     readonly source: string,
   ) {
-    super(
-      `Invalid configuration (${source}):\n${problems.map((p) => `  - ${p.setting}: ${p.message}`).join('\n')}`,
-    );
+    super(`Invalid configuration (${source}):\n${problems.map((p) => `  - ${p.setting}: ${p.message}`).join('\n')}`);
     this.name = 'ConfigError';
   }
 }

@@ -61,7 +61,9 @@ const clockBody = z
   .strict()
   .refine((b) => b.skewSeconds !== undefined || b.advanceSeconds !== undefined, 'give skewSeconds or advanceSeconds');
 
-export async function startControlServer(options: ControlServerOptions): Promise<{ url: string; close(): Promise<void> }> {
+export async function startControlServer(
+  options: ControlServerOptions,
+): Promise<{ url: string; close(): Promise<void> }> {
   const app = Fastify({ logger: false });
   app.addHook('onRequest', async (request, reply) => {
     if (!tokenMatches(request.headers.authorization, options.token)) {

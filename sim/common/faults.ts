@@ -16,7 +16,7 @@
  * Clock skew is not a rule: it is the clock's offset (`SimClock.setSkew`), set through the same control API.
  */
 import { z } from 'zod';
-import { Rng } from './rng.ts';
+import type { Rng } from './rng.ts';
 
 export const faultKinds = ['latency', 'drop_reply', 'reset', 'refuse', 'error', 'down', 'rate_limit'] as const;
 export type FaultKind = (typeof faultKinds)[number];

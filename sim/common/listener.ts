@@ -2,8 +2,7 @@
  * Tracks a server's open connections so a simulator can "restart": stop accepting connections for a while, drop the
  * ones it has, and come back on the same port, like a trading server being restarted mid-batch.
  */
-import type { Server } from 'node:net';
-import type { Socket } from 'node:net';
+import type { Server, Socket } from 'node:net';
 
 export class ListenerControl {
   private readonly sockets = new Set<Socket>();

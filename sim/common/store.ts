@@ -6,7 +6,17 @@
  * safety at a cost in throughput). On open, `snapshot.json` is loaded and the journal replayed; `compact()` writes a
  * new snapshot atomically and empties the journal. Without a directory the store is memory-only.
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 
 type Entry =

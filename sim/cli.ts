@@ -1,0 +1,222 @@
+/**
+ * The simulators' own program: `brokerdesk sim mt5|mt4|fleet …` runs this file in a separate process, so product
+ * code never imports simulator code (they share only the wire protocols).
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { z } from 'zod';
+import { type FaultRuleInput, parseFaultSpec } from './common/faults.ts';
+import { assertTimeZone } from './common/timezone.ts';
+import type { SimulatorBaseOptions, SimulatorHandle } from './common/types.ts';
+import { startMt4Simulator } from './mt4/server.ts';
+import { startMt5Simulator } from './mt5/server.ts';
+
+type Platform = 'mt4' | 'mt5';
+
+function int(name: string, min: number, max: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      throw new InvalidArgumentError(`${name} must be a whole number from ${min} to ${max}`);
+    }
+    return n;
+  };
+}
+
+function collectFault(value: string, previous: FaultRuleInput[] = []): FaultRuleInput[] {
+  try {
+    return [...previous, parseFaultSpec(value)];
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+}
+
+function zone(value: string): string {
+  try {
+    assertTimeZone(value);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+  return value;
+}
+
+function start(platform: Platform, options: SimulatorBaseOptions): Promise<SimulatorHandle> {
+  return platform === 'mt5' ? startMt5Simulator(options) : startMt4Simulator(options);
+}
+
+/** Closes every simulator on Ctrl-C / SIGTERM so each writes a final snapshot of its state. */
+function closeOnSignal(handles: SimulatorHandle[]): void {
+  let closing = false;
+  const stop = async () => {
+    if (closing) return;
+    closing = true;
+    await Promise.allSettled(handles.map((h) => h.close()));
+    process.exit(0);
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}
+
+function addCommonOptions(cmd: Command): Command {
+  return cmd
+    .option('--port <port>', 'protocol port (0 = any free port)', int('--port', 0, 65535), 0)
+    .option('--control-port <port>', 'control API port (0 = any free port)', int('--control-port', 0, 65535), 0)
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--state-dir <dir>', 'folder for durable state and the TLS certificate (default: memory only)')
+    .option('--seed <n>', 'seed for faults and trading activity', int('--seed', 0, 2 ** 31 - 1), 1)
+    .option('--time-zone <zone>', 'IANA zone of the server clock', zone, 'Europe/Nicosia')
+    .addOption(new Option('--environment <env>', 'live or demo').choices(['live', 'demo']).default('live'))
+    .option('--name <name>', 'name shown in banners and logs')
+    .option('--control-token <token>', 'bearer token for the control API (default: random)')
+    .option('--plain-http', 'serve plain HTTP instead of HTTPS (never in front of real clients)', false)
+    .option(
+      '--activity-interval-ms <ms>',
+      'run the trading activity generator on this interval',
+      int('--activity-interval-ms', 10, 3_600_000),
+    )
+    .option(
+      '--fault <spec>',
+      'inject a fault, e.g. endpoint=/api/trade/balance,kind=drop_reply,count=1 (repeatable)',
+      collectFault,
+    );
+}
+
+interface CommonFlags {
+  port: number;
+  controlPort: number;
+  host: string;
+  stateDir?: string;
+  seed: number;
+  timeZone: string;
+  environment: 'live' | 'demo';
+  name?: string;
+  controlToken?: string;
+  plainHttp: boolean;
+  activityIntervalMs?: number;
+  fault?: FaultRuleInput[];
+}
+
+function toOptions(platform: Platform, flags: CommonFlags): SimulatorBaseOptions {
+  return {
+    name: flags.name ?? `${platform}-${flags.environment}`,
+    environment: flags.environment,
+    host: flags.host,
+    port: flags.port,
+    controlPort: flags.controlPort,
+    stateDir: flags.stateDir,
+    seed: flags.seed,
+    timeZone: flags.timeZone,
+    plainHttp: flags.plainHttp,
+    controlToken: flags.controlToken,
+    activityIntervalMs: flags.activityIntervalMs,
+    faults: flags.fault ?? [],
+  };
+}
+
+const fleetEntry = z
+  .object({
+    platform: z.enum(['mt4', 'mt5']),
+    name: z.string().min(1).optional(),
+    environment: z.enum(['live', 'demo']).default('live'),
+    port: z.number().int().min(0).max(65535).default(0),
+    controlPort: z.number().int().min(0).max(65535).default(0),
+    seed: z.number().int().default(1),
+    timeZone: z.string().default('Europe/Nicosia'),
+    controlToken: z.string().min(8).optional(),
+    activityIntervalMs: z.number().int().min(10).optional(),
+  })
+  .strict();
+const fleetFile = z.object({ servers: z.array(fleetEntry).min(1) }).strict();
+export type FleetEntry = z.input<typeof fleetEntry>;
+
+/** The default fleet: the four servers a broker typically runs (ports from --base-port). */
+export function defaultFleet(basePort: number): FleetEntry[] {
+  const servers: FleetEntry[] = [
+    { platform: 'mt5', environment: 'live', seed: 11 },
+    { platform: 'mt5', environment: 'demo', seed: 12 },
+    { platform: 'mt4', environment: 'live', seed: 21 },
+    { platform: 'mt4', environment: 'demo', seed: 22 },
+  ];
+  return servers.map((s, i) => ({ ...s, port: basePort + i, controlPort: basePort + 100 + i }));
+}
+
+function readFleetFile(path: string): FleetEntry[] {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new InvalidArgumentError(`cannot read fleet file ${path}: ${(err as Error).message}`);
+  }
+  const parsed = fleetFile.safeParse(raw);
+  if (!parsed.success) {
+    throw new InvalidArgumentError(
+      `fleet file ${path}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+    );
+  }
+  return parsed.data.servers;
+}
+
+export function buildSimProgram(): Command {
+  const program = new Command('brokerdesk sim').description('MetaTrader server simulators for development and tests');
+  for (const platform of ['mt5', 'mt4'] as const) {
+    addCommonOptions(
+      program
+        .command(platform)
+        .description(platform === 'mt5' ? 'an MT5 Web API server' : 'an MT4 Manager bridge server'),
+    ).action(async (flags: CommonFlags) => {
+      const handle = await start(platform, toOptions(platform, flags));
+      console.log(handle.banner());
+      closeOnSignal([handle]);
+    });
+  }
+  program
+    .command('fleet')
+    .description('several servers at once (default: MT5 live and demo, MT4 live and demo)')
+    .option('--config <file>', 'JSON file {"servers":[{platform, environment, port, controlPort, seed, …}]}')
+    .option('--base-port <port>', 'first port of the default fleet', int('--base-port', 1024, 65000), 18_400)
+    .option('--state-dir <dir>', 'parent folder of each server’s state folder (default: memory only)')
+    .option(
+      '--activity-interval-ms <ms>',
+      'run trading activity on every server',
+      int('--activity-interval-ms', 10, 3_600_000),
+    )
+    .option('--plain-http', 'serve plain HTTP instead of HTTPS', false)
+    .action(
+      async (flags: {
+        config?: string;
+        basePort: number;
+        stateDir?: string;
+        activityIntervalMs?: number;
+        plainHttp: boolean;
+      }) => {
+        const entries = flags.config ? readFleetFile(flags.config) : defaultFleet(flags.basePort);
+        const handles: SimulatorHandle[] = [];
+        closeOnSignal(handles);
+        for (const entry of entries) {
+          const parsed = fleetEntry.parse(entry);
+          const name = parsed.name ?? `${parsed.platform}-${parsed.environment}`;
+          handles.push(
+            await start(parsed.platform, {
+              ...parsed,
+              name,
+              activityIntervalMs: parsed.activityIntervalMs ?? flags.activityIntervalMs,
+              stateDir: flags.stateDir ? join(flags.stateDir, name) : undefined,
+              plainHttp: flags.plainHttp,
+            }),
+          );
+        }
+        for (const h of handles) console.log(`${h.banner()}\n`);
+      },
+    );
+  return program;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  buildSimProgram()
+    .parseAsync(process.argv)
+    .catch((err: Error) => {
+      console.error(`brokerdesk sim: ${err.message}`);
+      process.exit(1);
+    });
+}
