@@ -32,7 +32,9 @@ const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 const CHECK_ALPHABET = `${ALPHABET}*~$=U`;
 const BODY_LENGTH = 12;
 const pattern = new RegExp(`BD-([A-Z]{3})-([${ALPHABET}]{${BODY_LENGTH}})([${CHECK_ALPHABET.replace('$', '\\$')}])`);
-const codeToKind = new Map(Object.entries(referenceKinds).map(([kind, code]) => [code, kind as ReferenceKind]));
+const codeToKind = new Map<string, ReferenceKind>(
+  Object.entries(referenceKinds).map(([kind, code]) => [code, kind as ReferenceKind]),
+);
 
 function checkSymbol(body: string): string {
   let value = 0n;
