@@ -2,7 +2,8 @@
  * The Drizzle schema: the single source of the database's shape. `npm run db:generate` turns changes here into a new
  * SQL migration under `src/db/migrations`, which runs unchanged on PostgreSQL and on embedded PGlite.
  */
-import { pgTable, text, timestamp } from 'drizzle-orm/pg-core';
+import { sql } from 'drizzle-orm';
+import { bigint, boolean, check, integer, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
 
 /** Facts about this installation (its id, when the schema was created). */
 export const installation = pgTable('installation', {
@@ -10,3 +11,34 @@ export const installation = pgTable('installation', {
   value: text('value').notNull(),
   updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
 });
+
+/**
+ * The trading servers Brokerdesk talks to. The manager password is never stored: `passwordSecret` names where to
+ * read it (`env:VAR` or `file:/path`), so neither the database nor an API response can leak it.
+ */
+export const tradingServers = pgTable(
+  'trading_servers',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    code: text('code').notNull().unique(),
+    platform: text('platform', { enum: ['mt4', 'mt5'] }).notNull(),
+    environment: text('environment', { enum: ['live', 'demo'] }).notNull(),
+    /** Base URL of the MT5 Web API or the MT4 Manager bridge, e.g. https://10.0.0.5:443. */
+    address: text('address').notNull(),
+    managerLogin: bigint('manager_login', { mode: 'number' }).notNull(),
+    passwordSecret: text('password_secret').notNull(),
+    /** PEM file of the CA (or self-signed certificate) that the server's TLS certificate must chain to. */
+    caCertPath: text('ca_cert_path'),
+    timeZone: text('time_zone').notNull().default('Europe/Nicosia'),
+    connectTimeoutMs: integer('connect_timeout_ms').notNull().default(5000),
+    requestTimeoutMs: integer('request_timeout_ms').notNull().default(15000),
+    enabled: boolean('enabled').notNull().default(true),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    check('trading_servers_platform_ck', sql`${t.platform} in ('mt4', 'mt5')`),
+    check('trading_servers_environment_ck', sql`${t.environment} in ('live', 'demo')`),
+    check('trading_servers_timeouts_ck', sql`${t.connectTimeoutMs} > 0 and ${t.requestTimeoutMs} > 0`),
+  ],
+);

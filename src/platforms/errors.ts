@@ -119,7 +119,12 @@ export class CircuitOpenError extends NotSentError {
 export class RoutingError extends Error {
   override readonly name = 'RoutingError';
   constructor(
-    readonly code: 'environment_mismatch' | 'group_not_on_server' | 'server_unknown' | 'server_disabled' | 'currency_mismatch',
+    readonly code:
+      | 'environment_mismatch'
+      | 'group_not_on_server'
+      | 'server_unknown'
+      | 'server_disabled'
+      | 'currency_mismatch',
     message: string,
   ) {
     super(message);

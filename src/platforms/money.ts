@@ -17,7 +17,8 @@ export class AmountError extends RangeError {
 
 /** A server double (or its decimal string, as MT5 sends) → integer minor units at `digits`. */
 export function toMinorUnits(value: number | string, digits: number): MinorUnits {
-  if (!Number.isInteger(digits) || digits < 0 || digits > 8) throw new AmountError(`currency digits ${digits} out of range`);
+  if (!Number.isInteger(digits) || digits < 0 || digits > 8)
+    throw new AmountError(`currency digits ${digits} out of range`);
   const n = typeof value === 'string' ? Number(value.trim()) : value;
   if (typeof value === 'string' && value.trim() === '') throw new AmountError('empty amount');
   if (!Number.isFinite(n)) throw new AmountError(`amount ${String(value)} is not a finite number`);
@@ -43,7 +44,8 @@ export function toMinorUnits(value: number | string, digits: number): MinorUnits
 /** Integer minor units → the exact decimal string a server takes ("2000.00", "-15.5" at 1 digit). */
 export function fromMinorUnits(minor: number, digits: number): string {
   if (!Number.isSafeInteger(minor)) throw new AmountError(`amount ${minor} is not a whole number of minor units`);
-  if (!Number.isInteger(digits) || digits < 0 || digits > 8) throw new AmountError(`currency digits ${digits} out of range`);
+  if (!Number.isInteger(digits) || digits < 0 || digits > 8)
+    throw new AmountError(`currency digits ${digits} out of range`);
   const sign = minor < 0 ? '-' : '';
   const abs = String(Math.abs(minor)).padStart(digits + 1, '0');
   return digits === 0 ? `${sign}${abs}` : `${sign}${abs.slice(0, -digits)}.${abs.slice(-digits)}`;
@@ -53,7 +55,9 @@ export function fromMinorUnits(minor: number, digits: number): string {
 export function readAmount(value: number | string, digits: number, field: string, anomalies: string[]): number {
   const { minor, exact } = toMinorUnits(value, digits);
   if (!exact) {
-    anomalies.push(`${field} ${String(value)} is not representable with ${digits} digits; rounded to ${fromMinorUnits(minor, digits)}`);
+    anomalies.push(
+      `${field} ${String(value)} is not representable with ${digits} digits; rounded to ${fromMinorUnits(minor, digits)}`,
+    );
   }
   return minor;
 }

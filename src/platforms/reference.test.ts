@@ -12,12 +12,16 @@ describe('references', () => {
 
   it('survive the 31-character cut whatever the note', () => {
     fc.assert(
-      fc.property(fc.constantFrom(...(Object.keys(referenceKinds) as (keyof typeof referenceKinds)[])), fc.string(), (kind, note) => {
-        const ref = newReference(kind);
-        const comment = buildComment(ref, note);
-        expect(comment.length).toBeLessThanOrEqual(COMMENT_MAX);
-        expect(parseReference(comment.slice(0, COMMENT_MAX))?.reference).toBe(ref);
-      }),
+      fc.property(
+        fc.constantFrom(...(Object.keys(referenceKinds) as (keyof typeof referenceKinds)[])),
+        fc.string(),
+        (kind, note) => {
+          const ref = newReference(kind);
+          const comment = buildComment(ref, note);
+          expect(comment.length).toBeLessThanOrEqual(COMMENT_MAX);
+          expect(parseReference(comment.slice(0, COMMENT_MAX))?.reference).toBe(ref);
+        },
+      ),
     );
   });
 

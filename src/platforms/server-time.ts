@@ -13,7 +13,15 @@ export function isValidZone(zone: string): boolean {
 export function serverSecondsToUtc(wallSeconds: number, zone: string): Date {
   const wall = DateTime.fromSeconds(wallSeconds, { zone: 'UTC' });
   const local = DateTime.fromObject(
-    { year: wall.year, month: wall.month, day: wall.day, hour: wall.hour, minute: wall.minute, second: wall.second, millisecond: wall.millisecond },
+    {
+      year: wall.year,
+      month: wall.month,
+      day: wall.day,
+      hour: wall.hour,
+      minute: wall.minute,
+      second: wall.second,
+      millisecond: wall.millisecond,
+    },
     { zone },
   );
   // luxon picks the later offset for an ambiguous time; prefer the earlier instant when it is also a match.

@@ -1,0 +1,20 @@
+CREATE TABLE "trading_servers" (
+	"id" uuid PRIMARY KEY DEFAULT gen_random_uuid() NOT NULL,
+	"code" text NOT NULL,
+	"platform" text NOT NULL,
+	"environment" text NOT NULL,
+	"address" text NOT NULL,
+	"manager_login" bigint NOT NULL,
+	"password_secret" text NOT NULL,
+	"ca_cert_path" text,
+	"time_zone" text DEFAULT 'Europe/Nicosia' NOT NULL,
+	"connect_timeout_ms" integer DEFAULT 5000 NOT NULL,
+	"request_timeout_ms" integer DEFAULT 15000 NOT NULL,
+	"enabled" boolean DEFAULT true NOT NULL,
+	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
+	"updated_at" timestamp with time zone DEFAULT now() NOT NULL,
+	CONSTRAINT "trading_servers_code_unique" UNIQUE("code"),
+	CONSTRAINT "trading_servers_platform_ck" CHECK ("trading_servers"."platform" in ('mt4', 'mt5')),
+	CONSTRAINT "trading_servers_environment_ck" CHECK ("trading_servers"."environment" in ('live', 'demo')),
+	CONSTRAINT "trading_servers_timeouts_ck" CHECK ("trading_servers"."connect_timeout_ms" > 0 and "trading_servers"."request_timeout_ms" > 0)
+);

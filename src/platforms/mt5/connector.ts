@@ -1,0 +1,415 @@
+/**
+ * The MT5 connector: the Platform interface over the MT5 Web API. It holds a small pool of authenticated sessions,
+ * converts every value at the boundary (strings to numbers, doubles to minor units, server wall-clock seconds to UTC,
+ * Volume to lots) and pages through every list. Nothing outside this folder knows the wire format.
+ */
+import type { ConnectorConfig, ConnectorDeps } from '../connector.ts';
+import { DefinitiveError } from '../errors.ts';
+import { fromMinorUnits, readAmount } from '../money.ts';
+import { buildComment, parseReference } from '../reference.ts';
+import { serverSecondsToUtc, utcToServerSeconds, zoneOffsetMinutes } from '../server-time.ts';
+import type {
+  AccountUpdate,
+  BalanceOperationRequest,
+  BalanceOperationResult,
+  BalanceRecord,
+  GroupInfo,
+  HistoryQuery,
+  HistoryRecord,
+  NewAccount,
+  OpenPosition,
+  PasswordKind,
+  Platform,
+  ServerClock,
+  TradeDeal,
+  TradingAccount,
+} from '../types.ts';
+import { type Mt5Reply, type Mt5Request, Mt5Session } from './session.ts';
+
+const PAGE = 100;
+export const RIGHT_ENABLED = 0x1;
+export const RIGHT_TRADE_DISABLED = 0x4;
+
+type Obj = Record<string, unknown>;
+
+const str = (o: Obj, key: string): string => (o[key] === undefined || o[key] === null ? '' : String(o[key]));
+const num = (o: Obj, key: string): number => {
+  const v = Number(o[key] ?? 0);
+  return Number.isFinite(v) ? v : 0;
+};
+
+const balanceActions: Record<number, BalanceRecord['kind']> = {
+  2: 'balance',
+  3: 'credit',
+  4: 'charge',
+  5: 'correction',
+  6: 'bonus',
+};
+const balanceTypes: Record<BalanceOperationRequest['kind'], number> = { balance: 2, credit: 3 };
+const entries: Record<number, TradeDeal['entry']> = { 0: 'in', 1: 'out', 2: 'inout', 3: 'out_by' };
+
+export class Mt5Connector implements Platform {
+  readonly kind = 'mt5' as const;
+  private readonly sessions: Mt5Session[];
+  private readonly groupDigits = new Map<string, GroupInfo>();
+  private readonly loginGroup = new Map<number, string>();
+
+  constructor(
+    private readonly config: ConnectorConfig,
+    deps: ConnectorDeps = {},
+  ) {
+    const count = Math.max(1, config.sessions ?? 2);
+    this.sessions = Array.from({ length: count }, () => new Mt5Session(config, deps.logger));
+  }
+
+  get server(): string {
+    return this.config.code;
+  }
+
+  /** The least busy session: commands on one session go one after another on its connection. */
+  private call(request: Mt5Request): Promise<Mt5Reply> {
+    let best = this.sessions[0]!;
+    for (const s of this.sessions) if (s.inFlight < best.inFlight) best = s;
+    return best.call(request);
+  }
+
+  private async object(request: Mt5Request): Promise<Obj> {
+    const { answer } = await this.call(request);
+    if (!answer || typeof answer !== 'object' || Array.isArray(answer)) {
+      throw this.malformed(request, 'an object');
+    }
+    return answer as Obj;
+  }
+
+  private async list(request: Mt5Request): Promise<Obj[]> {
+    const { answer } = await this.call(request);
+    if (answer === undefined || answer === null || answer === '') return [];
+    if (!Array.isArray(answer)) throw this.malformed(request, 'a list');
+    return answer as Obj[];
+  }
+
+  private malformed(request: Mt5Request, expected: string): DefinitiveError {
+    return new DefinitiveError(
+      `${this.server} ${request.path}: the answer is not ${expected}`,
+      {
+        server: this.server,
+        platform: 'mt5',
+        code: null,
+        serverText: 'malformed answer',
+        request: { method: 'GET', path: request.path },
+      },
+      'other',
+    );
+  }
+
+  // --- groups and money digits ------------------------------------------------------------------------------------
+
+  private toGroup(o: Obj): GroupInfo {
+    const mode = num(o, 'marginmode');
+    return {
+      name: str(o, 'group'),
+      currency: str(o, 'currency'),
+      currencyDigits: num(o, 'currencydigits'),
+      marginMode: mode === 2 ? 'hedging' : mode === 0 ? 'retail' : 'netting',
+      leverageMin: o.leveragemin === undefined ? null : num(o, 'leveragemin'),
+      leverageMax: o.leveragemax === undefined ? null : num(o, 'leveragemax'),
+    };
+  }
+
+  async getGroup(name: string): Promise<GroupInfo> {
+    const group = this.toGroup(await this.object({ path: '/api/group/get', params: { group: name }, write: false }));
+    this.groupDigits.set(group.name, group);
+    return group;
+  }
+
+  async listGroups(): Promise<GroupInfo[]> {
+    const total = num(await this.object({ path: '/api/group/total', write: false }), 'total');
+    const groups: GroupInfo[] = [];
+    for (let index = 0; index < total; index++) {
+      const group = this.toGroup(await this.object({ path: '/api/group/next', params: { index }, write: false }));
+      this.groupDigits.set(group.name, group);
+      groups.push(group);
+    }
+    return groups;
+  }
+
+  private async groupOf(name: string): Promise<GroupInfo> {
+    return this.groupDigits.get(name) ?? (await this.getGroup(name));
+  }
+
+  private async groupOfLogin(login: number): Promise<GroupInfo> {
+    let name = this.loginGroup.get(login);
+    if (!name) {
+      name = str(await this.object({ path: '/api/user/get', params: { login }, write: false }), 'group');
+      this.loginGroup.set(login, name);
+    }
+    return this.groupOf(name);
+  }
+
+  // --- accounts ---------------------------------------------------------------------------------------------------
+
+  private async toAccount(user: Obj, account: Obj | null): Promise<TradingAccount> {
+    const group = await this.groupOf(str(user, 'group'));
+    const digits = group.currencyDigits;
+    const anomalies: string[] = [];
+    const rights = num(user, 'rights');
+    const source = account ?? user;
+    const marginLevel = account ? num(account, 'marginlevel') : 0;
+    const login = num(user, 'login');
+    this.loginGroup.set(login, group.name);
+    return {
+      login,
+      group: group.name,
+      name: str(user, 'name'),
+      email: str(user, 'email'),
+      country: str(user, 'country'),
+      comment: str(user, 'comment'),
+      leverage: num(user, 'leverage'),
+      enabled: (rights & RIGHT_ENABLED) !== 0,
+      tradingAllowed: (rights & RIGHT_TRADE_DISABLED) === 0,
+      agentLogin: num(user, 'agent') || null,
+      currency: group.currency,
+      currencyDigits: digits,
+      balance: readAmount(str(source, 'balance') || '0', digits, 'balance', anomalies),
+      credit: readAmount(str(source, 'credit') || '0', digits, 'credit', anomalies),
+      equity: account ? readAmount(str(account, 'equity') || '0', digits, 'equity', anomalies) : 0,
+      margin: account ? readAmount(str(account, 'margin') || '0', digits, 'margin', anomalies) : 0,
+      freeMargin: account ? readAmount(str(account, 'marginfree') || '0', digits, 'free margin', anomalies) : 0,
+      marginLevel: marginLevel > 0 ? marginLevel : null,
+      registeredAt: serverSecondsToUtc(num(user, 'registration'), this.config.timeZone),
+      anomalies,
+    };
+  }
+
+  async openAccount(account: NewAccount): Promise<TradingAccount> {
+    let rights = RIGHT_ENABLED;
+    if (account.enabled === false) rights &= ~RIGHT_ENABLED;
+    if (account.tradingAllowed === false) rights |= RIGHT_TRADE_DISABLED;
+    const user = await this.object({
+      path: '/api/user/add',
+      params: { group: account.group, name: account.name, leverage: account.leverage, login: account.login ?? 0 },
+      body: {
+        PassMain: account.mainPassword,
+        PassInvestor: account.investorPassword,
+        Email: account.email ?? '',
+        Country: account.country ?? '',
+        Comment: account.comment ?? '',
+        Agent: String(account.agentLogin ?? 0),
+        Rights: String(rights),
+      },
+      write: true,
+    });
+    return this.toAccount(user, null);
+  }
+
+  async getAccount(login: number): Promise<TradingAccount> {
+    const [user, account] = await Promise.all([
+      this.object({ path: '/api/user/get', params: { login }, write: false }),
+      this.object({ path: '/api/user/account/get', params: { login }, write: false }),
+    ]);
+    return this.toAccount(user, account);
+  }
+
+  async updateAccount(login: number, update: AccountUpdate): Promise<TradingAccount> {
+    // Read-modify-write: the Web API replaces what it is given, so send the whole record with our changes.
+    const current = await this.object({ path: '/api/user/get', params: { login }, write: false });
+    let rights = num(current, 'rights');
+    if (update.enabled !== undefined) rights = update.enabled ? rights | RIGHT_ENABLED : rights & ~RIGHT_ENABLED;
+    if (update.tradingAllowed !== undefined) {
+      rights = update.tradingAllowed ? rights & ~RIGHT_TRADE_DISABLED : rights | RIGHT_TRADE_DISABLED;
+    }
+    const body: Obj = {
+      Group: update.group ?? str(current, 'group'),
+      Name: update.name ?? str(current, 'name'),
+      Email: update.email ?? str(current, 'email'),
+      Comment: update.comment ?? str(current, 'comment'),
+      Leverage: String(update.leverage ?? num(current, 'leverage')),
+      Agent: String(update.agentLogin === undefined ? num(current, 'agent') : (update.agentLogin ?? 0)),
+      Rights: String(rights),
+    };
+    const user = await this.object({ path: '/api/user/update', params: { login }, body, write: true });
+    this.loginGroup.delete(login);
+    return this.toAccount(user, null);
+  }
+
+  async setPassword(login: number, kind: PasswordKind, password: string): Promise<void> {
+    await this.call({ path: '/api/user/change_password', params: { login, type: kind, password }, write: true });
+  }
+
+  // --- money ------------------------------------------------------------------------------------------------------
+
+  async postBalanceOperation(op: BalanceOperationRequest): Promise<BalanceOperationResult> {
+    const group = await this.groupOfLogin(op.login);
+    const comment = buildComment(op.reference, op.note);
+    const answer = await this.object({
+      path: '/api/trade/balance',
+      params: {
+        login: op.login,
+        type: balanceTypes[op.kind],
+        balance: fromMinorUnits(op.amount, group.currencyDigits),
+        comment,
+        check_margin: op.amount < 0 ? 1 : 0,
+      },
+      write: true,
+    });
+    const ticket = str(answer, 'ticket') || null;
+    return { ticket, record: null };
+  }
+
+  async findBalanceOperation(login: number, reference: string, since: Date): Promise<BalanceRecord | null> {
+    // Allow a day either side: the server's clock may be skewed and its zone may be misconfigured.
+    const from = new Date(since.getTime() - 86_400_000);
+    const to = new Date(Date.now() + 86_400_000);
+    for await (const record of this.dealsOf(login, from, to)) {
+      if (record.type === 'balance' && record.reference === reference) return record;
+    }
+    return null;
+  }
+
+  // --- history ----------------------------------------------------------------------------------------------------
+
+  private toRecord(deal: Obj, digits: number): HistoryRecord | null {
+    const action = num(deal, 'action');
+    const anomalies: string[] = [];
+    const timeMsc = num(deal, 'timemsc');
+    const time = serverSecondsToUtc(timeMsc > 0 ? timeMsc / 1000 : num(deal, 'time'), this.config.timeZone);
+    const comment = str(deal, 'comment');
+    const balanceKind = balanceActions[action];
+    if (balanceKind) {
+      return {
+        type: 'balance',
+        ticket: str(deal, 'deal'),
+        login: num(deal, 'login'),
+        kind: balanceKind,
+        amount: readAmount(str(deal, 'profit') || '0', digits, 'amount', anomalies),
+        comment,
+        reference: parseReference(comment)?.reference ?? null,
+        time,
+        anomalies,
+      };
+    }
+    if (action !== 0 && action !== 1) return null;
+    const volumeExt = num(deal, 'volumeext');
+    return {
+      type: 'deal',
+      ticket: str(deal, 'deal'),
+      login: num(deal, 'login'),
+      order: str(deal, 'order') || null,
+      positionId: str(deal, 'positionid') || null,
+      symbol: str(deal, 'symbol'),
+      side: action === 0 ? 'buy' : 'sell',
+      entry: entries[num(deal, 'entry')] ?? 'in',
+      volumeLots: volumeExt > 0 ? volumeExt / 1e8 : num(deal, 'volume') / 1e4,
+      price: num(deal, 'price'),
+      profit: readAmount(str(deal, 'profit') || '0', digits, 'profit', anomalies),
+      commission: readAmount(str(deal, 'commission') || '0', digits, 'commission', anomalies),
+      swap: readAmount(str(deal, 'storage') || '0', digits, 'swap', anomalies),
+      time,
+      comment,
+      anomalies,
+    };
+  }
+
+  private async *dealsOf(login: number, from: Date, to: Date): AsyncGenerator<HistoryRecord> {
+    const digits = (await this.groupOfLogin(login)).currencyDigits;
+    const window = {
+      login,
+      from: utcToServerSeconds(from, this.config.timeZone),
+      to: utcToServerSeconds(to, this.config.timeZone),
+    };
+    const total = num(await this.object({ path: '/api/deal/get_total', params: window, write: false }), 'total');
+    for (let offset = 0; offset < total; offset += PAGE) {
+      const page = await this.list({
+        path: '/api/deal/get_page',
+        params: { ...window, offset, total: PAGE },
+        write: false,
+      });
+      for (const deal of page) {
+        const record = this.toRecord(deal, digits);
+        if (record) yield record;
+      }
+      if (page.length === 0) break;
+    }
+  }
+
+  private async allLogins(): Promise<number[]> {
+    const logins = await this.call({ path: '/api/user/logins', params: { group: '*' }, write: false });
+    return Array.isArray(logins.answer) ? (logins.answer as unknown[]).map(Number).filter(Number.isFinite) : [];
+  }
+
+  async *listHistory(query: HistoryQuery): AsyncIterable<HistoryRecord> {
+    const logins = query.login === undefined ? await this.allLogins() : [query.login];
+    for (const login of logins) yield* this.dealsOf(login, query.from, query.to);
+  }
+
+  async listOpenPositions(login?: number): Promise<OpenPosition[]> {
+    const logins = login === undefined ? await this.allLogins() : [login];
+    const positions: OpenPosition[] = [];
+    for (const l of logins) {
+      const digits = (await this.groupOfLogin(l)).currencyDigits;
+      const total = num(
+        await this.object({ path: '/api/position/get_total', params: { login: l }, write: false }),
+        'total',
+      );
+      for (let offset = 0; offset < total; offset += PAGE) {
+        const page = await this.list({
+          path: '/api/position/get_page',
+          params: { login: l, offset, total: PAGE },
+          write: false,
+        });
+        for (const p of page) {
+          const anomalies: string[] = [];
+          const volumeExt = num(p, 'volumeext');
+          positions.push({
+            ticket: str(p, 'position'),
+            login: num(p, 'login'),
+            symbol: str(p, 'symbol'),
+            side: num(p, 'action') === 0 ? 'buy' : 'sell',
+            volumeLots: volumeExt > 0 ? volumeExt / 1e8 : num(p, 'volume') / 1e4,
+            openPrice: num(p, 'priceopen'),
+            currentPrice: num(p, 'pricecurrent'),
+            openTime: serverSecondsToUtc(num(p, 'timecreate'), this.config.timeZone),
+            profit: readAmount(str(p, 'profit') || '0', digits, 'profit', anomalies),
+            swap: readAmount(str(p, 'storage') || '0', digits, 'swap', anomalies),
+            commission: 0,
+            anomalies,
+          });
+        }
+        if (page.length === 0) break;
+      }
+    }
+    return positions;
+  }
+
+  // --- server -----------------------------------------------------------------------------------------------------
+
+  async serverTime(): Promise<ServerClock> {
+    const reply = await this.call({ path: '/api/time/server', write: false });
+    const answer = reply.answer as Obj | string;
+    const wallSeconds = Number(
+      typeof answer === 'object' && answer !== null ? (answer.time ?? 0) : String(answer).split(' ')[0],
+    );
+    const now = serverSecondsToUtc(wallSeconds, this.config.timeZone);
+    const observed = Math.round((wallSeconds * 1000 - Date.now()) / 60_000);
+    return {
+      now,
+      zone: this.config.timeZone,
+      offsetMinutes: zoneOffsetMinutes(now, this.config.timeZone),
+      observedOffsetMinutes: observed,
+    };
+  }
+
+  async ping(): Promise<number> {
+    const started = performance.now();
+    await this.call({ path: '/api/test/access', write: false });
+    return performance.now() - started;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.sessions.map((s) => s.close()));
+  }
+}
+
+export function createMt5Connector(config: ConnectorConfig, deps: ConnectorDeps = {}): Platform {
+  return new Mt5Connector(config, deps);
+}
