@@ -6,7 +6,8 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { ConfigError, loadConfig } from '../config.ts';
-import { connect } from '../db/connect.ts';
+import { connect, type Database } from '../db/connect.ts';
+import { verifyAuditChain } from '../modules/audit/service.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -19,23 +20,50 @@ function runSimulatorProgram(args: string[]): Promise<number> {
   return new Promise((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0))));
 }
 
-async function migrate(): Promise<void> {
+/** Opens the configured database for one command and closes it afterwards. */
+async function withDatabase<T>(work: (database: Database, where: string) => Promise<T>): Promise<T> {
   const config = loadConfig();
   const database = await connect({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  const where = database.kind === 'postgres' ? 'PostgreSQL' : `embedded PGlite in ${config.dataDir}`;
   try {
-    await database.migrate();
-    console.log(
-      `brokerdesk: database migrated (${database.kind === 'postgres' ? 'PostgreSQL' : `embedded PGlite in ${config.dataDir}`})`,
-    );
+    return await work(database, where);
   } finally {
     await database.close();
   }
+}
+
+function migrate(): Promise<void> {
+  return withDatabase(async (database, where) => {
+    await database.migrate();
+    console.log(`brokerdesk: database migrated (${where})`);
+  });
 }
 
 export function buildProgram(): Command {
   const program = new Command('brokerdesk').description('Back office for MetaTrader 4/5 brokers').showHelpAfterError();
 
   program.command('migrate').description('apply database migrations').action(migrate);
+
+  const audit = program.command('audit').description('the hash-chained audit trail');
+  audit
+    .command('verify')
+    .description('walk the whole chain and report the first broken link')
+    .action(() =>
+      withDatabase(async (database) => {
+        const report = await verifyAuditChain(database.db, {
+          onProgress: (n) => process.stderr.write(`\rchecked ${n} events`),
+        });
+        process.stderr.write('\n');
+        if (report.ok) {
+          console.log(`audit chain intact: ${report.checked} events`);
+        } else {
+          console.error(
+            `audit chain BROKEN at event ${report.brokenAt!.id}: ${report.brokenAt!.reason} (${report.checked} events before it are intact)`,
+          );
+          process.exitCode = 2;
+        }
+      }),
+    );
 
   program
     .command('sim')

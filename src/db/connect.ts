@@ -70,3 +70,8 @@ export async function connect(options: ConnectOptions): Promise<Database> {
     close: () => client.close(),
   };
 }
+
+/** A transaction handle, as passed to `db.transaction(async (tx) => …)`. */
+export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
+/** Anything that runs queries: the database itself or an open transaction. */
+export type Executor = Db | Tx;

@@ -3,7 +3,19 @@
  * SQL migration under `src/db/migrations`, which runs unchanged on PostgreSQL and on embedded PGlite.
  */
 import { sql } from 'drizzle-orm';
-import { bigint, boolean, check, integer, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import {
+  bigint,
+  bigserial,
+  boolean,
+  check,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  text,
+  timestamp,
+  uuid,
+} from 'drizzle-orm/pg-core';
 
 /** Facts about this installation (its id, when the schema was created). */
 export const installation = pgTable('installation', {
@@ -40,5 +52,33 @@ export const tradingServers = pgTable(
     check('trading_servers_platform_ck', sql`${t.platform} in ('mt4', 'mt5')`),
     check('trading_servers_environment_ck', sql`${t.environment} in ('live', 'demo')`),
     check('trading_servers_timeouts_ck', sql`${t.connectTimeoutMs} > 0 and ${t.requestTimeoutMs} > 0`),
+  ],
+);
+
+/**
+ * The audit trail: append-only (a trigger refuses UPDATE and DELETE) and hash-chained: each event stores the hash of
+ * the one before, so any edit or removal is found by `brokerdesk audit verify`.
+ */
+export const auditEvents = pgTable(
+  'audit_events',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    at: timestamp('at', { withTimezone: true, precision: 3 }).notNull(),
+    /** client, staff, system, server (a trading server's own change), psp */
+    actorType: text('actor_type').notNull(),
+    actorId: text('actor_id'),
+    action: text('action').notNull(),
+    entityType: text('entity_type').notNull(),
+    entityId: text('entity_id').notNull(),
+    before: jsonb('before'),
+    after: jsonb('after'),
+    /** The operation reference, request id or PSP event id this change belongs to. */
+    correlationId: text('correlation_id'),
+    prevHash: text('prev_hash').notNull(),
+    hash: text('hash').notNull().unique(),
+  },
+  (t) => [
+    index('audit_events_entity_idx').on(t.entityType, t.entityId),
+    index('audit_events_correlation_idx').on(t.correlationId),
   ],
 );
