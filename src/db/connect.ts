@@ -25,6 +25,8 @@ export interface Database {
   /** Plain parameterised SQL, for the few places (queues, locks) that work below the ORM. */
   query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
   migrate(): Promise<void>;
+  /** Subscribes to NOTIFY on a channel; resolves to an unsubscribe function. */
+  listen(channel: string, onNotify: () => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
 
@@ -49,6 +51,18 @@ export async function connect(options: ConnectOptions): Promise<Database> {
         return (await pool.query(sql, params as unknown[])).rows;
       },
       migrate: () => migratePg(drizzlePg(pool), { migrationsFolder }),
+      async listen(channel, onNotify) {
+        const client = new pg.Client({ connectionString: options.databaseUrl });
+        client.on('error', () => {});
+        await client.connect();
+        client.on('notification', (message) => {
+          if (message.channel === channel) onNotify();
+        });
+        await client.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+        return async () => {
+          await client.end().catch(() => {});
+        };
+      },
       close: () => pool.end(),
     };
   }
@@ -67,6 +81,12 @@ export async function connect(options: ConnectOptions): Promise<Database> {
       return (await client.query(sql, params as unknown[])).rows as never[];
     },
     migrate: () => migratePglite(drizzlePglite(client), { migrationsFolder }),
+    async listen(channel, onNotify) {
+      const unsubscribe = await client.listen(channel, () => onNotify());
+      return async () => {
+        await unsubscribe().catch(() => {});
+      };
+    },
     close: () => client.close(),
   };
 }

@@ -14,6 +14,7 @@ import {
   pgTable,
   text,
   timestamp,
+  uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core';
 
@@ -81,4 +82,152 @@ export const auditEvents = pgTable(
     index('audit_events_entity_idx').on(t.entityType, t.entityId),
     index('audit_events_correlation_idx').on(t.correlationId),
   ],
+);
+
+export const operationStatuses = [
+  'waiting',
+  'pending',
+  'in_flight',
+  'unknown',
+  'succeeded',
+  'failed',
+  'needs_review',
+  'cancelled',
+] as const;
+export type OperationStatus = (typeof operationStatuses)[number];
+
+export const operationKinds = ['open_account', 'update_account', 'set_password', 'balance', 'credit'] as const;
+export type OperationKind = (typeof operationKinds)[number];
+
+/**
+ * Operations: every write to a trading server. The row is the queue entry: it is inserted in the same transaction as
+ * the business change that causes it, and workers claim rows with SKIP LOCKED. `account_key` serialises operations on
+ * one trading account in `seq` order. `sealed_secret` holds a password (encrypted) only until the operation ends.
+ */
+export const operations = pgTable(
+  'operations',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    seq: bigserial('seq', { mode: 'number' }).notNull().unique(),
+    reference: text('reference').notNull().unique(),
+    kind: text('kind', { enum: operationKinds }).notNull(),
+    serverCode: text('server_code').notNull(),
+    login: bigint('login', { mode: 'number' }),
+    accountKey: text('account_key').notNull(),
+    payload: jsonb('payload').notNull(),
+    sealedSecret: text('sealed_secret'),
+    status: text('status', { enum: operationStatuses }).notNull(),
+    attempts: integer('attempts').notNull().default(0),
+    nextAttemptAt: timestamp('next_attempt_at', { withTimezone: true, precision: 3 }).notNull(),
+    leaseUntil: timestamp('lease_until', { withTimezone: true, precision: 3 }),
+    worker: text('worker'),
+    result: jsonb('result'),
+    ticket: text('ticket'),
+    lastError: jsonb('last_error'),
+    /** The module that receives the result (e.g. "funding.deposit"), exactly once, in the finishing transaction. */
+    handler: text('handler'),
+    /** A transfer's second leg waits for its first. */
+    dependsOn: uuid('depends_on'),
+    /** Operations that belong together (the legs of a transfer and any compensation). */
+    groupId: uuid('group_id'),
+    compensates: uuid('compensates'),
+    requestedBy: text('requested_by'),
+    correlationId: text('correlation_id'),
+    createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull(),
+    updatedAt: timestamp('updated_at', { withTimezone: true, precision: 3 }).notNull(),
+    finishedAt: timestamp('finished_at', { withTimezone: true, precision: 3 }),
+  },
+  (t) => [
+    check(
+      'operations_status_ck',
+      sql`${t.status} in ('waiting','pending','in_flight','unknown','succeeded','failed','needs_review','cancelled')`,
+    ),
+    check('operations_kind_ck', sql`${t.kind} in ('open_account','update_account','set_password','balance','credit')`),
+    index('operations_ready_idx').on(t.nextAttemptAt, t.seq).where(sql`${t.status} in ('pending','unknown')`),
+    index('operations_open_by_account_idx')
+      .on(t.accountKey, t.seq)
+      .where(sql`${t.status} in ('waiting','pending','in_flight','unknown','needs_review')`),
+    index('operations_lease_idx').on(t.leaseUntil).where(sql`${t.status} = 'in_flight'`),
+    index('operations_status_idx').on(t.status, t.kind),
+    index('operations_login_idx').on(t.serverCode, t.login),
+    index('operations_group_idx').on(t.groupId),
+  ],
+);
+
+/** Every call to a server made for an operation: what was sent, when, what came back, how long it took. */
+export const operationAttempts = pgTable(
+  'operation_attempts',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    operationId: uuid('operation_id')
+      .notNull()
+      .references(() => operations.id),
+    reference: text('reference').notNull(),
+    attempt: integer('attempt').notNull(),
+    /** post: the write itself; verify: the look-up by reference before a retry. */
+    action: text('action', { enum: ['post', 'verify'] }).notNull(),
+    serverCode: text('server_code').notNull(),
+    login: bigint('login', { mode: 'number' }),
+    request: jsonb('request'),
+    /** ok, found, absent, not_sent, ambiguous, definitive, error */
+    outcome: text('outcome').notNull(),
+    code: integer('code'),
+    serverText: text('server_text'),
+    reply: jsonb('reply'),
+    startedAt: timestamp('started_at', { withTimezone: true, precision: 3 }).notNull(),
+    durationMs: integer('duration_ms').notNull(),
+    worker: text('worker').notNull(),
+  },
+  (t) => [
+    index('operation_attempts_operation_idx').on(t.operationId, t.id),
+    index('operation_attempts_reference_idx').on(t.reference),
+    index('operation_attempts_login_idx').on(t.serverCode, t.login, t.startedAt),
+    index('operation_attempts_started_idx').on(t.startedAt),
+  ],
+);
+
+/** Alerts: stored, deduplicated by key while open, acknowledged and resolved by staff. */
+export const alerts = pgTable(
+  'alerts',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    kind: text('kind').notNull(),
+    dedupeKey: text('dedupe_key').notNull(),
+    severity: text('severity', { enum: ['info', 'warning', 'critical'] }).notNull(),
+    title: text('title').notNull(),
+    details: jsonb('details'),
+    status: text('status', { enum: ['open', 'acknowledged', 'resolved'] }).notNull(),
+    occurrences: integer('occurrences').notNull().default(1),
+    firstSeenAt: timestamp('first_seen_at', { withTimezone: true, precision: 3 }).notNull(),
+    lastSeenAt: timestamp('last_seen_at', { withTimezone: true, precision: 3 }).notNull(),
+    acknowledgedBy: text('acknowledged_by'),
+    acknowledgedAt: timestamp('acknowledged_at', { withTimezone: true, precision: 3 }),
+    resolvedBy: text('resolved_by'),
+    resolvedAt: timestamp('resolved_at', { withTimezone: true, precision: 3 }),
+    resolution: text('resolution'),
+  },
+  (t) => [
+    uniqueIndex('alerts_open_dedupe_idx').on(t.dedupeKey).where(sql`${t.status} <> 'resolved'`),
+    index('alerts_status_idx').on(t.status, t.lastSeenAt),
+  ],
+);
+
+/** Outbound alert deliveries (webhook, email), retried by the worker until delivered. */
+export const alertDeliveries = pgTable(
+  'alert_deliveries',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    alertId: uuid('alert_id')
+      .notNull()
+      .references(() => alerts.id),
+    channel: text('channel', { enum: ['webhook', 'email'] }).notNull(),
+    event: text('event').notNull(),
+    status: text('status', { enum: ['pending', 'delivered', 'failed'] }).notNull(),
+    attempts: integer('attempts').notNull().default(0),
+    nextAttemptAt: timestamp('next_attempt_at', { withTimezone: true, precision: 3 }).notNull(),
+    lastError: text('last_error'),
+    deliveredAt: timestamp('delivered_at', { withTimezone: true, precision: 3 }),
+    createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull(),
+  },
+  (t) => [index('alert_deliveries_pending_idx').on(t.nextAttemptAt).where(sql`${t.status} = 'pending'`)],
 );

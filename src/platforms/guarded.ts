@@ -101,6 +101,8 @@ export class GuardedPlatform implements Platform {
   }
 
   openAccount: Platform['openAccount'] = (a) => this.guard('openAccount', () => this.inner.openAccount(a));
+  findAccountByReference: Platform['findAccountByReference'] = (g, r) =>
+    this.guard('findAccountByReference', () => this.inner.findAccountByReference(g, r));
   getAccount: Platform['getAccount'] = (l) => this.guard('getAccount', () => this.inner.getAccount(l));
   updateAccount: Platform['updateAccount'] = (l, u) =>
     this.guard('updateAccount', () => this.inner.updateAccount(l, u));

@@ -163,7 +163,7 @@ export interface GroupInfo {
   name: string;
   currency: string;
   currencyDigits: number;
-  marginMode: 'netting' | 'hedging' | 'retail';
+  marginMode: 'netting' | 'hedging' | 'exchange';
   leverageMin: number | null;
   leverageMax: number | null;
 }
@@ -190,7 +190,10 @@ export interface Platform {
   /** The configured server's code (for logs, errors and the attempt log). */
   readonly server: string;
 
+  /** Opens an account; its comment should start with the operation's reference (see reference.ts). */
   openAccount(account: NewAccount): Promise<TradingAccount>;
+  /** Looks for an account in `group` whose comment carries `reference` (to verify an opening that timed out). */
+  findAccountByReference(group: string, reference: string): Promise<TradingAccount | null>;
   getAccount(login: number): Promise<TradingAccount>;
   updateAccount(login: number, update: AccountUpdate): Promise<TradingAccount>;
   setPassword(login: number, kind: PasswordKind, password: string): Promise<void>;

@@ -110,7 +110,8 @@ export class Mt5Connector implements Platform {
       name: str(o, 'group'),
       currency: str(o, 'currency'),
       currencyDigits: num(o, 'currencydigits'),
-      marginMode: mode === 2 ? 'hedging' : mode === 0 ? 'retail' : 'netting',
+      // MarginMode: 0 retail netting, 1 exchange, 2 retail hedging.
+      marginMode: mode === 2 ? 'hedging' : mode === 1 ? 'exchange' : 'netting',
       leverageMin: o.leveragemin === undefined ? null : num(o, 'leveragemin'),
       leverageMax: o.leveragemax === undefined ? null : num(o, 'leveragemax'),
     };
@@ -200,6 +201,20 @@ export class Mt5Connector implements Platform {
       write: true,
     });
     return this.toAccount(user, null);
+  }
+
+  async findAccountByReference(group: string, reference: string): Promise<TradingAccount | null> {
+    const reply = await this.call({ path: '/api/user/logins', params: { group }, write: false });
+    const logins = Array.isArray(reply.answer) ? (reply.answer as unknown[]).map(Number).filter(Number.isFinite) : [];
+    // Newest first: an opening being verified is almost always among the last accounts created.
+    logins.sort((a, b) => b - a);
+    for (let i = 0; i < logins.length; i += PAGE) {
+      const batch = logins.slice(i, i + PAGE);
+      const users = await this.list({ path: '/api/user/get_batch', params: { login: batch.join(',') }, write: false });
+      const match = users.find((u) => parseReference(str(u, 'comment'))?.reference === reference);
+      if (match) return this.toAccount(match, null);
+    }
+    return null;
   }
 
   async getAccount(login: number): Promise<TradingAccount> {
@@ -385,10 +400,17 @@ export class Mt5Connector implements Platform {
 
   async serverTime(): Promise<ServerClock> {
     const reply = await this.call({ path: '/api/time/server', write: false });
+    // "Time": "<wall seconds> YYYY.MM.DD HH:MM:SS" (some builds send the bare string).
     const answer = reply.answer as Obj | string;
+    const raw = typeof answer === 'object' && answer !== null ? answer.time : answer;
     const wallSeconds = Number(
-      typeof answer === 'object' && answer !== null ? (answer.time ?? 0) : String(answer).split(' ')[0],
+      String(raw ?? '')
+        .trim()
+        .split(/\s+/)[0],
     );
+    if (!Number.isFinite(wallSeconds) || wallSeconds <= 0) {
+      throw this.malformed({ path: '/api/time/server', write: false }, 'a server time');
+    }
     const now = serverSecondsToUtc(wallSeconds, this.config.timeZone);
     const observed = Math.round((wallSeconds * 1000 - Date.now()) / 60_000);
     return {

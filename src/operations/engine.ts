@@ -1,0 +1,544 @@
+/**
+ * The operations engine: the worker side of ARCHITECTURE §3.
+ *
+ *   pending ─► in_flight ─► succeeded
+ *                 │ definitive ─► failed (+ alert; a transfer's second leg is compensated)
+ *                 │ not sent ─► pending, backoff
+ *                 └ may have been applied ─► unknown ─► (verify by reference) found ─► succeeded
+ *                                                                absent ─► send again
+ *   too many attempts or too old ─► needs_review (+ alert)
+ *
+ * Claiming takes only the first open operation of each trading account (`account_key`, in `seq` order) with
+ * SKIP LOCKED, so operations on one account run one at a time and in order while different accounts run in parallel,
+ * across any number of worker processes. An `in_flight` row whose lease ran out belonged to a worker that died
+ * mid-call: it is claimed again and, like `unknown`, verified on the server before anything is re-sent.
+ */
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { and, eq, inArray, sql } from 'drizzle-orm';
+import type { Executor } from '../db/connect.ts';
+import { type OperationStatus, operationAttempts, operations } from '../db/schema.ts';
+import { DefinitiveError, isPlatformError, PlatformError, RoutingError } from '../platforms/errors.ts';
+import { SecretError } from '../platforms/secrets.ts';
+import type { Platform } from '../platforms/types.ts';
+import { type BackoffPolicy, backoffDelay, defaultBackoff } from './backoff.ts';
+import { enqueueOperation, OPERATIONS_CHANNEL } from './enqueue.ts';
+import { type ExecutionContext, type ExecutionResult, kinds, moneyPayload, type OperationSecrets } from './kinds.ts';
+import { metrics } from './metrics.ts';
+import type { OperationRow, OperationsDeps } from './ports.ts';
+
+export interface EngineOptions {
+  workerId?: string;
+  /** Operations processed at the same time by this worker. */
+  concurrency?: number;
+  /** How long a claimed operation belongs to this worker; must exceed the longest server call. */
+  leaseMs?: number;
+  /** Attempts after which an operation goes to needs_review. */
+  maxAttempts?: number;
+  /** Age after which an unfinished operation goes to needs_review. */
+  maxAgeMs?: number;
+  backoff?: BackoffPolicy;
+  /** Delay before verifying an operation that may have been applied. */
+  verifyDelayMs?: number;
+  /** Fallback poll for operations whose backoff has elapsed (NOTIFY wakes the worker for new ones). */
+  pollMs?: number;
+  random?: () => number;
+}
+
+type ClaimedOperation = OperationRow & { previousStatus: OperationStatus };
+
+interface AttemptRecord {
+  id: number;
+  action: 'post' | 'verify';
+  outcome: string;
+  code: number | null;
+  serverText: string | null;
+  reply: unknown;
+  durationMs: number;
+}
+
+/** An error whose meaning for the lifecycle is decided by its class, with the message an operator should read. */
+function describe(err: unknown): Record<string, unknown> {
+  if (isPlatformError(err)) return err.toJSON();
+  if (err instanceof RoutingError)
+    return { name: err.name, class: 'configuration', code: err.code, message: err.message };
+  if (err instanceof SecretError) return { name: err.name, class: 'configuration', message: err.message };
+  return { name: (err as Error)?.name ?? 'Error', class: 'internal', message: (err as Error)?.message ?? String(err) };
+}
+
+export class OperationsEngine {
+  readonly workerId: string;
+  private readonly options: Required<Omit<EngineOptions, 'workerId'>>;
+  private readonly active = new Set<Promise<void>>();
+  private running = false;
+  private loop: Promise<void> | null = null;
+  private wake: (() => void) | null = null;
+  private unlisten: (() => Promise<void>) | null = null;
+
+  constructor(
+    private readonly deps: OperationsDeps,
+    options: EngineOptions = {},
+  ) {
+    this.workerId = options.workerId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+    this.options = {
+      concurrency: options.concurrency ?? 16,
+      leaseMs: options.leaseMs ?? 120_000,
+      maxAttempts: options.maxAttempts ?? 10,
+      maxAgeMs: options.maxAgeMs ?? 6 * 3600_000,
+      backoff: options.backoff ?? defaultBackoff,
+      verifyDelayMs: options.verifyDelayMs ?? 1000,
+      pollMs: options.pollMs ?? 500,
+      random: options.random ?? Math.random,
+    };
+  }
+
+  // --- running ----------------------------------------------------------------------------------------------------
+
+  async start(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    this.unlisten = await this.deps.database.listen(OPERATIONS_CHANNEL, () => this.wake?.());
+    this.loop = this.run();
+  }
+
+  /** Stops claiming, lets the operations in hand finish, and returns. */
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wake?.();
+    await this.loop;
+    await Promise.allSettled(this.active);
+    await this.unlisten?.();
+    this.unlisten = null;
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      let claimed = 0;
+      const free = this.options.concurrency - this.active.size;
+      if (free > 0) {
+        try {
+          const batch = await this.claim(free);
+          claimed = batch.length;
+          for (const op of batch) this.track(this.process(op));
+        } catch (err) {
+          this.deps.logger?.error({ err: (err as Error).message }, 'claiming operations failed');
+        }
+      }
+      if (claimed === 0 || this.active.size >= this.options.concurrency) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, this.options.pollMs);
+          this.wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        this.wake = null;
+      }
+    }
+  }
+
+  private track(work: Promise<void>): void {
+    const tracked = work
+      .catch((err) => this.deps.logger?.error({ err: (err as Error).message }, 'operation processing failed'))
+      .finally(() => {
+        this.active.delete(tracked);
+        this.wake?.();
+      });
+    this.active.add(tracked);
+  }
+
+  /** Claims and processes whatever is ready now, once (for tests and the CLI). Returns how many were processed. */
+  async runOnce(limit = this.options.concurrency): Promise<number> {
+    const batch = await this.claim(limit);
+    await Promise.all(batch.map((op) => this.process(op)));
+    return batch.length;
+  }
+
+  /** Runs until nothing is ready (every operation finished, or waiting for a backoff that has not elapsed). */
+  async drain(maxRounds = 1000): Promise<void> {
+    for (let i = 0; i < maxRounds; i++) if ((await this.runOnce()) === 0) return;
+  }
+
+  // --- claiming ---------------------------------------------------------------------------------------------------
+
+  async claim(limit: number): Promise<ClaimedOperation[]> {
+    const now = this.deps.clock.now();
+    const leaseUntil = new Date(now.getTime() + this.options.leaseMs);
+    const rows = await this.deps.database.query<{ id: string; previous_status: OperationStatus }>(
+      `WITH candidate AS (
+         SELECT o.id, o.status AS previous_status
+         FROM operations o
+         WHERE ((o.status IN ('pending', 'unknown') AND o.next_attempt_at <= $1)
+             OR (o.status = 'in_flight' AND o.lease_until < $1))
+           AND NOT EXISTS (
+             SELECT 1 FROM operations p
+             WHERE p.account_key = o.account_key AND p.seq < o.seq
+               AND p.status IN ('waiting', 'pending', 'in_flight', 'unknown', 'needs_review'))
+         ORDER BY o.seq
+         LIMIT $4
+         FOR UPDATE OF o SKIP LOCKED
+       )
+       UPDATE operations o
+       SET status = 'in_flight', lease_until = $2, worker = $3, attempts = o.attempts + 1, updated_at = $1
+       FROM candidate c
+       WHERE o.id = c.id
+       RETURNING o.id, c.previous_status`,
+      [now, leaseUntil, this.workerId, limit],
+    );
+    if (rows.length === 0) return [];
+    const previous = new Map(rows.map((r) => [r.id, r.previous_status]));
+    const full = await this.deps.database.db
+      .select()
+      .from(operations)
+      .where(inArray(operations.id, [...previous.keys()]));
+    return full.sort((a, b) => a.seq - b.seq).map((op) => ({ ...op, previousStatus: previous.get(op.id)! }));
+  }
+
+  // --- processing -------------------------------------------------------------------------------------------------
+
+  private context(op: OperationRow): ExecutionContext {
+    return {
+      reference: op.reference,
+      login: op.login,
+      payload: op.payload,
+      secrets: op.sealedSecret ? this.deps.sealer.unseal<OperationSecrets>(op.sealedSecret) : null,
+      createdAt: op.createdAt,
+    };
+  }
+
+  /** What the attempt log shows as sent: the call and its arguments, never a secret. */
+  private requestSummary(op: OperationRow, action: 'post' | 'verify'): Record<string, unknown> {
+    return {
+      call: action === 'verify' ? 'findByReference' : op.kind,
+      server: op.serverCode,
+      login: op.login,
+      reference: op.reference,
+      ...(action === 'post' ? { payload: op.payload } : {}),
+    };
+  }
+
+  private async callWithLog<T>(
+    op: OperationRow,
+    action: 'post' | 'verify',
+    attempts: AttemptRecord[],
+    call: () => Promise<T>,
+  ): Promise<T> {
+    const startedAt = this.deps.clock.now();
+    // Written before the call, so an attempt made by a worker that then died is still on record.
+    const [row] = await this.deps.database.db
+      .insert(operationAttempts)
+      .values({
+        operationId: op.id,
+        reference: op.reference,
+        attempt: op.attempts,
+        action,
+        serverCode: op.serverCode,
+        login: op.login,
+        request: this.requestSummary(op, action),
+        outcome: 'started',
+        startedAt,
+        durationMs: 0,
+        worker: this.workerId,
+      })
+      .returning({ id: operationAttempts.id });
+    const started = performance.now();
+    const record: AttemptRecord = {
+      id: row!.id,
+      action,
+      outcome: 'ok',
+      code: null,
+      serverText: null,
+      reply: null,
+      durationMs: 0,
+    };
+    attempts.push(record);
+    try {
+      const result = await call();
+      record.durationMs = Math.round(performance.now() - started);
+      record.outcome = action === 'verify' ? (result ? 'found' : 'absent') : 'ok';
+      record.reply = result ?? null;
+      metrics.attemptDuration.observe(
+        { server: op.serverCode, action, outcome: record.outcome },
+        record.durationMs / 1000,
+      );
+      return result;
+    } catch (err) {
+      record.durationMs = Math.round(performance.now() - started);
+      if (err instanceof PlatformError) {
+        record.outcome = err.errorClass;
+        record.code = err.code;
+        record.serverText = err.serverText;
+        record.reply = { error: err.message, request: err.request };
+      } else {
+        record.outcome = 'error';
+        record.serverText = (err as Error)?.message ?? String(err);
+      }
+      metrics.attemptDuration.observe(
+        { server: op.serverCode, action, outcome: record.outcome },
+        record.durationMs / 1000,
+      );
+      throw err;
+    }
+  }
+
+  async process(op: ClaimedOperation): Promise<void> {
+    const behaviour = kinds[op.kind];
+    const mayHaveBeenApplied = op.previousStatus === 'unknown' || op.previousStatus === 'in_flight';
+    const attempts: AttemptRecord[] = [];
+    let stage: 'setup' | 'verify' | 'post' = 'setup';
+    try {
+      const platform: Platform = await this.deps.platforms.platform(op.serverCode);
+      const ctx = this.context(op);
+      if (mayHaveBeenApplied && !behaviour.idempotent && behaviour.verify) {
+        stage = 'verify';
+        const found = await this.callWithLog(op, 'verify', attempts, () => behaviour.verify!(platform, ctx));
+        if (found) {
+          await this.finish(op, 'succeeded', { result: found, attempts });
+          return;
+        }
+      }
+      stage = 'post';
+      const result = await this.callWithLog(op, 'post', attempts, () => behaviour.execute(platform, ctx));
+      await this.finish(op, 'succeeded', { result, attempts });
+    } catch (err) {
+      await this.onFailure(op, err, stage, attempts);
+    }
+  }
+
+  private async onFailure(
+    op: ClaimedOperation,
+    err: unknown,
+    stage: 'setup' | 'verify' | 'post',
+    attempts: AttemptRecord[],
+  ): Promise<void> {
+    const behaviour = kinds[op.kind];
+    const error = describe(err);
+    const mayHaveBeenApplied = op.previousStatus === 'unknown' || op.previousStatus === 'in_flight';
+    // Configuration problems (unknown server, unreadable secret) need a person, not retries.
+    if (err instanceof RoutingError || err instanceof SecretError) {
+      await this.reschedule(op, 'needs_review', error, attempts, 0, `configuration: ${(err as Error).message}`);
+      return;
+    }
+    if (err instanceof DefinitiveError) {
+      if (stage === 'post') {
+        await this.finish(op, 'failed', { error, attempts });
+      } else {
+        // A refusal while looking the reference up says nothing about whether the money moved: ask a person.
+        await this.reschedule(op, 'needs_review', error, attempts, 0, `verification refused: ${err.message}`);
+      }
+      return;
+    }
+    let next: 'pending' | 'unknown';
+    let delay: number;
+    if (isPlatformError(err) && err.errorClass === 'not_sent') {
+      // Nothing reached the server now; whether an earlier attempt did is still open unless we just checked.
+      next = stage === 'post' || !mayHaveBeenApplied || behaviour.idempotent ? 'pending' : 'unknown';
+      delay = backoffDelay(op.attempts, this.options.backoff, this.options.random);
+    } else if (behaviour.idempotent) {
+      next = 'pending';
+      delay = backoffDelay(op.attempts, this.options.backoff, this.options.random);
+    } else if (stage === 'post' || mayHaveBeenApplied) {
+      // Ambiguous reply, or an internal error after the call may have left: look it up before sending again.
+      next = 'unknown';
+      delay =
+        stage === 'post'
+          ? this.options.verifyDelayMs
+          : backoffDelay(op.attempts, this.options.backoff, this.options.random);
+    } else {
+      next = 'pending';
+      delay = backoffDelay(op.attempts, this.options.backoff, this.options.random);
+    }
+    const age = this.deps.clock.now().getTime() - op.createdAt.getTime();
+    if (op.attempts >= this.options.maxAttempts || age >= this.options.maxAgeMs) {
+      const why =
+        op.attempts >= this.options.maxAttempts
+          ? `${op.attempts} attempts`
+          : `older than ${Math.round(age / 60000)} min`;
+      await this.reschedule(op, 'needs_review', error, attempts, 0, `gave up after ${why}: ${String(error.message)}`);
+      return;
+    }
+    await this.reschedule(op, next, error, attempts, delay);
+  }
+
+  // --- state changes ----------------------------------------------------------------------------------------------
+
+  private async saveAttempts(tx: Executor, attempts: AttemptRecord[]): Promise<void> {
+    for (const a of attempts) {
+      await tx
+        .update(operationAttempts)
+        .set({ outcome: a.outcome, code: a.code, serverText: a.serverText, reply: a.reply, durationMs: a.durationMs })
+        .where(eq(operationAttempts.id, a.id));
+    }
+  }
+
+  /** Updates the row only while this worker still holds it; false = the lease was lost to another worker. */
+  private async update(
+    tx: Executor,
+    op: OperationRow,
+    set: Partial<typeof operations.$inferInsert>,
+  ): Promise<OperationRow | null> {
+    const [row] = await tx
+      .update(operations)
+      .set({ ...set, updatedAt: this.deps.clock.now() })
+      .where(and(eq(operations.id, op.id), eq(operations.worker, this.workerId), eq(operations.status, 'in_flight')))
+      .returning();
+    return row ?? null;
+  }
+
+  private async reschedule(
+    op: ClaimedOperation,
+    status: 'pending' | 'unknown' | 'needs_review',
+    error: Record<string, unknown>,
+    attempts: AttemptRecord[],
+    delayMs: number,
+    reviewReason?: string,
+  ): Promise<void> {
+    const now = this.deps.clock.now();
+    await this.deps.database.db.transaction(async (tx) => {
+      await this.saveAttempts(tx, attempts);
+      const row = await this.update(tx, op, {
+        status,
+        lastError: error,
+        nextAttemptAt: new Date(now.getTime() + delayMs),
+        leaseUntil: null,
+        worker: null,
+      });
+      if (!row) return;
+      if (status !== op.previousStatus && status !== 'pending') {
+        await this.deps.audit.record(tx, {
+          actorType: 'system',
+          actorId: this.workerId,
+          action: `operation.${status}`,
+          entityType: 'operation',
+          entityId: op.id,
+          before: { status: op.previousStatus },
+          after: { status, error, reason: reviewReason ?? null, attempts: op.attempts },
+          correlationId: op.reference,
+        });
+      }
+      if (status === 'needs_review') {
+        await this.deps.alerts.raise(tx, {
+          kind: 'operation_needs_review',
+          dedupeKey: `operation:${op.id}`,
+          severity: 'critical',
+          title: `${op.kind} ${op.reference} on ${op.serverCode} needs review: ${reviewReason ?? String(error.message)}`,
+          details: { operationId: op.id, reference: op.reference, server: op.serverCode, login: op.login, error },
+        });
+      }
+    });
+    metrics.transitions.inc({ kind: op.kind, status });
+  }
+
+  private async finish(
+    op: ClaimedOperation,
+    status: 'succeeded' | 'failed',
+    outcome: { result?: ExecutionResult; error?: Record<string, unknown>; attempts: AttemptRecord[] },
+  ): Promise<void> {
+    const now = this.deps.clock.now();
+    await this.deps.database.db.transaction(async (tx) => {
+      await this.saveAttempts(tx, outcome.attempts);
+      const resultLogin = typeof outcome.result?.login === 'number' ? outcome.result.login : undefined;
+      const row = await this.update(tx, op, {
+        status,
+        result: outcome.result ?? null,
+        ticket: (outcome.result?.ticket as string | null | undefined) ?? null,
+        lastError: outcome.error ?? null,
+        login: op.login ?? resultLogin ?? null,
+        leaseUntil: null,
+        finishedAt: now,
+        // A failed operation may still be retried by an operator, so it keeps its sealed secret until it succeeds.
+        sealedSecret: status === 'succeeded' ? null : op.sealedSecret,
+      });
+      if (!row) return;
+      await this.deps.audit.record(tx, {
+        actorType: 'server',
+        actorId: op.serverCode,
+        action: `operation.${status}`,
+        entityType: 'operation',
+        entityId: op.id,
+        before: { status: op.previousStatus },
+        after: { status, result: outcome.result ?? null, error: outcome.error ?? null, attempts: op.attempts },
+        correlationId: op.reference,
+      });
+      if (status === 'failed') {
+        await this.deps.alerts.raise(tx, {
+          kind: 'operation_failed',
+          dedupeKey: `operation:${op.id}`,
+          severity: 'warning',
+          title: `${op.kind} ${op.reference} on ${op.serverCode} failed: ${String(outcome.error?.message ?? '')}`,
+          details: {
+            operationId: op.id,
+            reference: op.reference,
+            server: op.serverCode,
+            login: op.login,
+            error: outcome.error,
+          },
+        });
+      } else {
+        await this.deps.alerts.resolve(tx, `operation:${op.id}`, 'system', 'the operation succeeded');
+      }
+      await this.afterEnd(tx, row, status);
+    });
+    metrics.transitions.inc({ kind: op.kind, status });
+  }
+
+  /** Delivers the result, releases or cancels dependent legs, and compensates a failed second leg. */
+  async afterEnd(tx: Executor, row: OperationRow, status: 'succeeded' | 'failed' | 'cancelled'): Promise<void> {
+    if (row.handler) {
+      const handler = this.deps.handlers?.[row.handler];
+      if (!handler) throw new Error(`no handler "${row.handler}" is registered to receive operation ${row.reference}`);
+      await handler(tx, { operation: row, status });
+    }
+    const now = this.deps.clock.now();
+    if (status === 'succeeded') {
+      await tx
+        .update(operations)
+        .set({ status: 'pending', nextAttemptAt: now, updatedAt: now })
+        .where(and(eq(operations.dependsOn, row.id), eq(operations.status, 'waiting')));
+    } else {
+      const dependents = await tx
+        .update(operations)
+        .set({ status: 'cancelled', finishedAt: now, updatedAt: now, sealedSecret: null })
+        .where(and(eq(operations.dependsOn, row.id), eq(operations.status, 'waiting')))
+        .returning();
+      for (const dependent of dependents) {
+        await this.deps.audit.record(tx, {
+          actorType: 'system',
+          action: 'operation.cancelled',
+          entityType: 'operation',
+          entityId: dependent.id,
+          after: { status: 'cancelled', reason: `the operation it depends on (${row.reference}) ${status}` },
+          correlationId: dependent.reference,
+        });
+        await this.afterEnd(tx, dependent, 'cancelled');
+      }
+      if (row.dependsOn) await this.compensate(tx, row);
+    }
+    await tx.execute(sql`select pg_notify(${OPERATIONS_CHANNEL}, '')`);
+  }
+
+  /** The second leg of a transfer did not happen: reverse the first leg with its own reference. */
+  private async compensate(tx: Executor, failedLeg: OperationRow): Promise<void> {
+    const [first] = await tx.select().from(operations).where(eq(operations.id, failedLeg.dependsOn!));
+    if (!first || first.status !== 'succeeded' || (first.kind !== 'balance' && first.kind !== 'credit')) return;
+    const payload = moneyPayload.parse(first.payload);
+    const compensation = await enqueueOperation(tx, this.deps, {
+      kind: first.kind,
+      serverCode: first.serverCode,
+      login: first.login,
+      payload: { ...payload, amount: -payload.amount, note: `reverses ${first.reference.slice(3, 6)}` },
+      referenceKind: 'compensation',
+      handler: first.handler ?? undefined,
+      groupId: first.groupId ?? undefined,
+      compensates: first.id,
+      correlationId: first.correlationId ?? first.reference,
+    });
+    await this.deps.alerts.raise(tx, {
+      kind: 'transfer_compensated',
+      dedupeKey: `compensation:${failedLeg.id}`,
+      severity: 'warning',
+      title: `transfer leg ${failedLeg.reference} failed; ${first.reference} is being reversed by ${compensation.reference}`,
+      details: { failedLeg: failedLeg.id, firstLeg: first.id, compensation: compensation.id },
+    });
+  }
+}

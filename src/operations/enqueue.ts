@@ -1,0 +1,119 @@
+/**
+ * Transactional enqueue: an operation row is written with the same transaction as the business change that causes
+ * it. A rolled-back change therefore never posts, and a committed one always will. The NOTIFY issued here is
+ * delivered on commit, waking the workers at once.
+ */
+import { sql } from 'drizzle-orm';
+import type { Clock } from '../clock.ts';
+import type { Executor } from '../db/connect.ts';
+import { type OperationKind, operations } from '../db/schema.ts';
+import { newReference, parseReference, type ReferenceKind } from '../platforms/reference.ts';
+import { type OperationSecrets, payloadSchemas } from './kinds.ts';
+import type { AuditPort, OperationRow } from './ports.ts';
+import type { Sealer } from './sealed.ts';
+
+export const OPERATIONS_CHANNEL = 'bd_operations';
+
+export class OperationInputError extends Error {
+  override readonly name = 'OperationInputError';
+  readonly code = 'OPERATION_INVALID';
+}
+
+export interface EnqueueInput {
+  kind: OperationKind;
+  serverCode: string;
+  login?: number | null;
+  payload: unknown;
+  secrets?: OperationSecrets;
+  /** Module that receives the result, e.g. "funding.deposit". */
+  handler?: string;
+  requestedBy?: string;
+  correlationId?: string;
+  /** A reference made by the caller (must parse); by default one is made from the kind. */
+  reference?: string;
+  referenceKind?: ReferenceKind;
+  dependsOn?: string;
+  groupId?: string;
+  compensates?: string;
+}
+
+export interface EnqueueDeps {
+  clock: Clock;
+  sealer: Sealer;
+  audit: AuditPort;
+}
+
+function defaultReferenceKind(kind: OperationKind, payload: { amount?: number }): ReferenceKind {
+  switch (kind) {
+    case 'balance':
+      return (payload.amount ?? 0) < 0 ? 'withdrawal' : 'deposit';
+    case 'credit':
+      return (payload.amount ?? 0) < 0 ? 'credit_out' : 'credit_in';
+    default:
+      return kind;
+  }
+}
+
+export async function enqueueOperation(tx: Executor, deps: EnqueueDeps, input: EnqueueInput): Promise<OperationRow> {
+  const parsed = payloadSchemas[input.kind].safeParse(input.payload);
+  if (!parsed.success) {
+    throw new OperationInputError(
+      `invalid ${input.kind} operation: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'payload'}: ${i.message}`).join('; ')}`,
+    );
+  }
+  const payload = parsed.data as Record<string, unknown>;
+  if (input.kind !== 'open_account' && (input.login === undefined || input.login === null)) {
+    throw new OperationInputError(`a ${input.kind} operation needs the account login`);
+  }
+  if (input.kind === 'set_password' && !input.secrets?.password) {
+    throw new OperationInputError('a set_password operation needs the new password');
+  }
+  if (input.kind === 'open_account' && (!input.secrets?.mainPassword || !input.secrets.investorPassword)) {
+    throw new OperationInputError('an open_account operation needs the main and investor passwords');
+  }
+  const reference = input.reference ?? newReference(input.referenceKind ?? defaultReferenceKind(input.kind, payload));
+  if (parseReference(reference)?.reference !== reference) {
+    throw new OperationInputError(`"${reference}" is not a valid operation reference`);
+  }
+  const now = deps.clock.now();
+  const [row] = await tx
+    .insert(operations)
+    .values({
+      reference,
+      kind: input.kind,
+      serverCode: input.serverCode,
+      login: input.login ?? null,
+      accountKey: `${input.serverCode}:${input.login ?? reference}`,
+      payload,
+      sealedSecret: input.secrets ? deps.sealer.seal(input.secrets) : null,
+      status: input.dependsOn ? 'waiting' : 'pending',
+      nextAttemptAt: now,
+      handler: input.handler ?? null,
+      dependsOn: input.dependsOn ?? null,
+      groupId: input.groupId ?? null,
+      compensates: input.compensates ?? null,
+      requestedBy: input.requestedBy ?? null,
+      correlationId: input.correlationId ?? null,
+      createdAt: now,
+      updatedAt: now,
+    })
+    .returning();
+  await deps.audit.record(tx, {
+    actorType: input.requestedBy ? 'staff' : 'system',
+    actorId: input.requestedBy ?? null,
+    action: 'operation.enqueued',
+    entityType: 'operation',
+    entityId: row!.id,
+    after: {
+      reference,
+      kind: input.kind,
+      server: input.serverCode,
+      login: input.login ?? null,
+      payload,
+      status: row!.status,
+    },
+    correlationId: reference,
+  });
+  await tx.execute(sql`select pg_notify(${OPERATIONS_CHANNEL}, '')`);
+  return row!;
+}

@@ -1,0 +1,65 @@
+/**
+ * What the operations engine needs from the rest of the product, as interfaces: dependencies point from modules to
+ * operations, never back, so the audit and alerts modules (and the modules that receive results) plug in here.
+ */
+import type { Clock } from '../clock.ts';
+import type { Executor } from '../db/connect.ts';
+import type { operations } from '../db/schema.ts';
+import type { Logger } from '../log.ts';
+import type { Platform } from '../platforms/types.ts';
+import type { Sealer } from './sealed.ts';
+
+export type OperationRow = typeof operations.$inferSelect;
+
+export interface AuditEntry {
+  actorType: 'client' | 'staff' | 'system' | 'server' | 'psp';
+  actorId?: string | null;
+  action: string;
+  entityType: string;
+  entityId: string;
+  before?: unknown;
+  after?: unknown;
+  correlationId?: string | null;
+}
+
+export interface AuditPort {
+  record(tx: Executor, entry: AuditEntry): Promise<unknown>;
+}
+
+export interface AlertInput {
+  kind: string;
+  dedupeKey: string;
+  severity: 'info' | 'warning' | 'critical';
+  title: string;
+  details?: Record<string, unknown>;
+}
+
+export interface AlertPort {
+  raise(tx: Executor, alert: AlertInput): Promise<unknown>;
+  /** Resolves the open alert with this key, if any (the condition cleared). */
+  resolve(tx: Executor, dedupeKey: string, by: string, resolution: string): Promise<unknown>;
+}
+
+/** How an operation ended, as delivered to the module that asked for it. */
+export interface OperationOutcome {
+  operation: OperationRow;
+  status: 'succeeded' | 'failed' | 'cancelled';
+}
+
+/** A module's receiver of results, called inside the transaction that ends the operation (exactly once). */
+export type OperationHandler = (tx: Executor, outcome: OperationOutcome) => Promise<void>;
+
+export interface PlatformSource {
+  platform(serverCode: string): Promise<Platform>;
+}
+
+export interface OperationsDeps {
+  database: import('../db/connect.ts').Database;
+  platforms: PlatformSource;
+  clock: Clock;
+  sealer: Sealer;
+  audit: AuditPort;
+  alerts: AlertPort;
+  handlers?: Record<string, OperationHandler>;
+  logger?: Logger;
+}
