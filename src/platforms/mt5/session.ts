@@ -92,7 +92,18 @@ export class Mt5Session {
     try {
       for (let attempt = 0; ; attempt++) {
         if (!this.authenticated) await this.authenticate();
-        const reply = await this.send(request);
+        let reply: RawReply;
+        try {
+          reply = await this.send(request);
+        } catch (err) {
+          // A read that died in transport (typically on a connection the server had just closed for idleness) is
+          // safe to repeat once on a fresh session. Writes are never repeated here: the caller verifies first.
+          if (attempt === 0 && !request.write && err instanceof NotSentError && err.code === null) {
+            this.socket = null;
+            continue;
+          }
+          throw err;
+        }
         if (this.isUnauthenticated(reply) && attempt === 0) {
           // The server no longer knows this connection (dropped and silently replaced): nothing was done.
           this.socket = null;
