@@ -20,6 +20,57 @@ export const configSchema = z
     /** Folder for embedded-database files and other local state. */
     dataDir: z.string().min(1).default('./data'),
     logLevel: logLevel.default('info'),
+    /**
+     * 32 random bytes, base64: seals passwords an operation carries until it reaches the server. With embedded
+     * PGlite one is generated into the data folder on first start; with PostgreSQL it must be set.
+     */
+    secretKey: z
+      .string()
+      .refine(
+        (v) => Buffer.from(v, 'base64').length === 32,
+        'must be 32 random bytes in base64 (openssl rand -base64 32)',
+      )
+      .optional(),
+    worker: z
+      .object({
+        concurrency: z.coerce.number().int().min(1).max(512).default(16),
+        /** How long a worker owns an operation it claimed; must exceed the slowest server call. */
+        leaseMs: z.coerce.number().int().min(500).max(3_600_000).default(120_000),
+        maxAttempts: z.coerce.number().int().min(1).max(1000).default(10),
+        maxAgeMinutes: z.coerce.number().int().min(1).max(43_200).default(360),
+        pollMs: z.coerce.number().int().min(10).max(60_000).default(500),
+      })
+      .strict()
+      .default({ concurrency: 16, leaseMs: 120_000, maxAttempts: 10, maxAgeMinutes: 360, pollMs: 500 }),
+    alerts: z
+      .object({
+        webhookUrl: z.url('must be a URL').optional(),
+        /** Secret reference (env:VAR or file:/path) of the webhook signing key. */
+        webhookSecret: z.string().optional(),
+        smtp: z
+          .object({
+            host: z.string().min(1),
+            port: z.coerce.number().int().min(1).max(65535),
+            secure: z.boolean().default(false),
+            user: z.string().optional(),
+            /** Secret reference of the SMTP password. */
+            passwordSecret: z.string().optional(),
+            from: z.string().min(3),
+            to: z.array(z.string().min(3)).min(1, 'name at least one recipient'),
+          })
+          .strict()
+          .optional(),
+        /** An operation `unknown` for longer than this raises an alert. */
+        unknownAfterMinutes: z.coerce.number().int().min(1).default(10),
+        /** More operations ready to run than this raises a backlog alert. */
+        backlogThreshold: z.coerce.number().int().min(1).default(1000),
+      })
+      .strict()
+      .refine((a) => !a.webhookUrl || a.webhookSecret, {
+        message: 'a webhook needs webhookSecret',
+        path: ['webhookSecret'],
+      })
+      .default({ unknownAfterMinutes: 10, backlogThreshold: 1000 }),
     http: z
       .object({
         host: z.string().min(1).default('127.0.0.1'),
@@ -44,6 +95,13 @@ const envMap: Record<string, string[]> = {
   LOG_LEVEL: ['logLevel'],
   HTTP_HOST: ['http', 'host'],
   HTTP_PORT: ['http', 'port'],
+  BROKERDESK_SECRET_KEY: ['secretKey'],
+  WORKER_CONCURRENCY: ['worker', 'concurrency'],
+  WORKER_LEASE_MS: ['worker', 'leaseMs'],
+  WORKER_MAX_ATTEMPTS: ['worker', 'maxAttempts'],
+  WORKER_POLL_MS: ['worker', 'pollMs'],
+  ALERT_WEBHOOK_URL: ['alerts', 'webhookUrl'],
+  ALERT_WEBHOOK_SECRET: ['alerts', 'webhookSecret'],
 };
 
 export class ConfigError extends Error {

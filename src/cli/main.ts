@@ -77,6 +77,23 @@ export function buildProgram(): Command {
     });
 
   program
+    .command('worker')
+    .description('run the operations worker (queue, alert delivery, server health) until stopped')
+    .action(async () => {
+      const { createContext } = await import('../app/context.ts');
+      const { startWorker } = await import('../app/worker.ts');
+      const ctx = await createContext(loadConfig());
+      const worker = await startWorker(ctx);
+      const stop = async () => {
+        await worker.stop();
+        await ctx.close();
+        process.exit(0);
+      };
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+
+  program
     .command('demo')
     .description('run everything locally with demo data (embedded database, simulators)')
     .action(async () => {

@@ -274,7 +274,7 @@ describe('operations engine', () => {
   it('runs operations on one account one at a time, in order, under concurrency', async () => {
     const login = await newAccount(h);
     // Each withdrawal is only possible after the deposit before it: any reordering fails with no money.
-    const queued = [];
+    const queued: Awaited<ReturnType<typeof deposit>>[] = [];
     for (let i = 0; i < 10; i++) {
       queued.push(await deposit(h, login, 1_000));
       queued.push(await deposit(h, login, -1_000));
@@ -288,7 +288,7 @@ describe('operations engine', () => {
 
   it('runs different accounts in parallel while keeping each in order', async () => {
     const logins = await Promise.all([1, 2, 3, 4].map(() => newAccount(h)));
-    const queued = [];
+    const queued: Awaited<ReturnType<typeof deposit>>[] = [];
     for (let i = 0; i < 5; i++) for (const login of logins) queued.push(await deposit(h, login, 10 + i));
     const claimed = await h.engine({ concurrency: 16 }).claim(16);
     // Only the first open operation of each account may be claimed at once.
@@ -301,7 +301,7 @@ describe('operations engine', () => {
 
   it('two workers share the work without doubling it', async () => {
     const logins = await Promise.all([1, 2, 3, 4, 5].map(() => newAccount(h)));
-    const queued = [];
+    const queued: Awaited<ReturnType<typeof deposit>>[] = [];
     for (let i = 0; i < 8; i++) for (const login of logins) queued.push(await deposit(h, login, 100 + i));
     const a = h.engine({ workerId: 'worker-a', concurrency: 4, pollMs: 20 });
     const b = h.engine({ workerId: 'worker-b', concurrency: 4, pollMs: 20 });

@@ -1,0 +1,120 @@
+/**
+ * The composition root: builds, from the configuration, everything the API and the worker share: the database,
+ * the server registry with its connectors, audit, alerts (and their channels), the sealer. Nothing else constructs
+ * these, so every process wires the same product.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { type Clock, systemClock } from '../clock.ts';
+import { type Config, ConfigError } from '../config.ts';
+import { connect, type Database } from '../db/connect.ts';
+import { createLogger, type Logger } from '../log.ts';
+import { type AlertChannel, EmailChannel, WebhookChannel } from '../modules/alerts/channels.ts';
+import { AlertService } from '../modules/alerts/service.ts';
+import { recordAudit } from '../modules/audit/service.ts';
+import type { AuditPort, OperationHandler, OperationsDeps } from '../operations/ports.ts';
+import { Sealer } from '../operations/sealed.ts';
+import { createMt5Connector } from '../platforms/mt5/connector.ts';
+import { ServerRegistry } from '../platforms/registry.ts';
+import { resolveSecret } from '../platforms/secrets.ts';
+
+export interface AppContext {
+  config: Config;
+  logger: Logger;
+  clock: Clock;
+  database: Database;
+  registry: ServerRegistry;
+  audit: AuditPort;
+  alerts: AlertService;
+  alertChannels: AlertChannel[];
+  sealer: Sealer;
+  operationsDeps(handlers?: Record<string, OperationHandler>): OperationsDeps;
+  close(): Promise<void>;
+}
+
+/** The sealing key: configured, or (embedded database only) generated once into the data folder. */
+function sealingKey(config: Config): string {
+  if (config.secretKey) return config.secretKey;
+  if (config.databaseUrl) {
+    throw new ConfigError(
+      [
+        {
+          setting: 'BROKERDESK_SECRET_KEY',
+          message: 'is required with PostgreSQL: 32 random bytes in base64 (openssl rand -base64 32)',
+        },
+      ],
+      'environment',
+    );
+  }
+  const path = join(config.dataDir, 'secret.key');
+  if (existsSync(path)) return readFileSync(path, 'utf8').trim();
+  mkdirSync(config.dataDir, { recursive: true });
+  const key = Sealer.generateKey();
+  writeFileSync(path, `${key}\n`, { mode: 0o600 });
+  return key;
+}
+
+function alertChannels(config: Config, clock: Clock): AlertChannel[] {
+  const channels: AlertChannel[] = [];
+  if (config.alerts.webhookUrl && config.alerts.webhookSecret) {
+    channels.push(
+      new WebhookChannel(config.alerts.webhookUrl, resolveSecret(config.alerts.webhookSecret), () => clock.now()),
+    );
+  }
+  const smtp = config.alerts.smtp;
+  if (smtp) {
+    channels.push(
+      new EmailChannel({
+        host: smtp.host,
+        port: smtp.port,
+        secure: smtp.secure,
+        user: smtp.user,
+        password: smtp.passwordSecret ? resolveSecret(smtp.passwordSecret) : undefined,
+        from: smtp.from,
+        to: smtp.to,
+      }),
+    );
+  }
+  return channels;
+}
+
+export async function createContext(
+  config: Config,
+  options: { clock?: Clock; logger?: Logger } = {},
+): Promise<AppContext> {
+  const clock = options.clock ?? systemClock;
+  const logger = options.logger ?? createLogger(config.logLevel);
+  const sealer = new Sealer(sealingKey(config));
+  const channels = alertChannels(config, clock);
+  const database = await connect({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  await database.migrate();
+  const registry = new ServerRegistry({ database, clock, logger, factories: { mt5: createMt5Connector } });
+  const alerts = new AlertService({ clock, channels: channels.map((c) => c.name) });
+  const audit: AuditPort = { record: (tx, entry) => recordAudit(tx, entry, clock) };
+  return {
+    config,
+    logger,
+    clock,
+    database,
+    registry,
+    audit,
+    alerts,
+    alertChannels: channels,
+    sealer,
+    operationsDeps: (handlers = {}) => ({
+      database,
+      platforms: registry,
+      clock,
+      sealer,
+      audit,
+      alerts,
+      handlers,
+      logger,
+    }),
+    async close() {
+      await registry.close();
+      for (const c of channels) if (c instanceof EmailChannel) c.close();
+      await database.close();
+    },
+  };
+}

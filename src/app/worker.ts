@@ -1,0 +1,71 @@
+/**
+ * The worker process: runs the operations engine, drains the alert outbox, pings the trading servers and raises
+ * monitor alerts. Stateless: any number of workers can run against one PostgreSQL.
+ */
+import { deliverAlerts } from '../modules/alerts/delivery.ts';
+import { OperationsEngine } from '../operations/engine.ts';
+import { registerDatabaseGauges } from '../operations/metrics.ts';
+import { checkOperationsHealth } from '../operations/monitor.ts';
+import type { OperationHandler } from '../operations/ports.ts';
+import type { AppContext } from './context.ts';
+
+export interface RunningWorker {
+  engine: OperationsEngine;
+  stop(): Promise<void>;
+}
+
+export async function startWorker(
+  ctx: AppContext,
+  options: { handlers?: Record<string, OperationHandler>; workerId?: string } = {},
+): Promise<RunningWorker> {
+  const { config } = ctx;
+  const deps = ctx.operationsDeps(options.handlers);
+  const engine = new OperationsEngine(deps, {
+    workerId: options.workerId,
+    concurrency: config.worker.concurrency,
+    leaseMs: config.worker.leaseMs,
+    maxAttempts: config.worker.maxAttempts,
+    maxAgeMs: config.worker.maxAgeMinutes * 60_000,
+    pollMs: config.worker.pollMs,
+  });
+  registerDatabaseGauges(ctx.database);
+  await engine.start();
+  ctx.logger.info({ worker: engine.workerId }, 'worker started');
+
+  const every = (ms: number, task: () => Promise<unknown>, name: string) => {
+    let busy = false;
+    const timer = setInterval(async () => {
+      if (busy) return;
+      busy = true;
+      try {
+        await task();
+      } catch (err) {
+        ctx.logger.warn({ task: name, err: (err as Error).message }, 'periodic task failed');
+      } finally {
+        busy = false;
+      }
+    }, ms);
+    timer.unref();
+    return timer;
+  };
+  const timers = [
+    every(2_000, () => deliverAlerts(ctx.database, ctx.alertChannels, { clock: ctx.clock }), 'alert delivery'),
+    every(20_000, () => ctx.registry.pingAll(), 'server ping'),
+    every(
+      15_000,
+      () =>
+        checkOperationsHealth(deps, ctx.registry.health(), {
+          unknownAfterMs: config.alerts.unknownAfterMinutes * 60_000,
+          backlogThreshold: config.alerts.backlogThreshold,
+        }),
+      'monitor',
+    ),
+  ];
+  return {
+    engine,
+    async stop() {
+      for (const t of timers) clearInterval(t);
+      await engine.stop();
+    },
+  };
+}
