@@ -520,7 +520,7 @@ export class OperationsEngine {
   /** The second leg of a transfer did not happen: reverse the first leg with its own reference. */
   private async compensate(tx: Executor, failedLeg: OperationRow): Promise<void> {
     const [first] = await tx.select().from(operations).where(eq(operations.id, failedLeg.dependsOn!));
-    if (!first || first.status !== 'succeeded' || (first.kind !== 'balance' && first.kind !== 'credit')) return;
+    if (first?.status !== 'succeeded' || (first.kind !== 'balance' && first.kind !== 'credit')) return;
     const payload = moneyPayload.parse(first.payload);
     const compensation = await enqueueOperation(tx, this.deps, {
       kind: first.kind,
