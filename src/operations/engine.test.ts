@@ -170,6 +170,29 @@ describe('operations engine', () => {
     expect(audit.map((e) => e.action)).toEqual(['operation.enqueued', 'operation.unknown', 'operation.succeeded']);
   });
 
+  it('a reply that times out is not verified before the verify delay, so a late apply is found, not doubled', async () => {
+    const login = await newAccount(h);
+    // The server applies the request 2.5 s after receiving it; the client gives up after 1.5 s.
+    await control(h.sim, 'POST', '/control/faults', {
+      endpoint: '/api/trade/balance',
+      kind: 'latency',
+      latencyMs: 2500,
+      count: 1,
+    });
+    const queued = await deposit(h, login, 6_100);
+    await engine.drain();
+    expect((await op(h, queued.id)).status).toBe('unknown');
+    await engine.drain();
+    expect(await attemptsOf(h, queued.id)).toHaveLength(1); // no look-up yet: the delay has not elapsed
+    await expect
+      .poll(async () => (await recordsWith(h, login, queued.reference)).length, { timeout: 5_000, interval: 100 })
+      .toBe(1);
+    h.clock.advance(1000);
+    await engine.drain();
+    expect((await op(h, queued.id)).status).toBe('succeeded');
+    expect(await recordsWith(h, login, queued.reference)).toHaveLength(1);
+  });
+
   it('a reset before applying is verified absent and posted again, once', async () => {
     const login = await newAccount(h);
     await control(h.sim, 'POST', '/control/faults', { endpoint: '/api/trade/balance', kind: 'reset', count: 1 });

@@ -38,7 +38,11 @@ export interface EngineOptions {
   /** Age after which an unfinished operation goes to needs_review. */
   maxAgeMs?: number;
   backoff?: BackoffPolicy;
-  /** Delay before verifying an operation that may have been applied. */
+  /**
+   * Delay before verifying an operation that may have been applied. It must exceed the servers' request timeout
+   * plus their processing time: a request the client gave up on can still be applied late, and a look-up made before
+   * that would find nothing and send it again.
+   */
   verifyDelayMs?: number;
   /** Fallback poll for operations whose backoff has elapsed (NOTIFY wakes the worker for new ones). */
   pollMs?: number;
@@ -86,7 +90,7 @@ export class OperationsEngine {
       maxAttempts: options.maxAttempts ?? 10,
       maxAgeMs: options.maxAgeMs ?? 6 * 3600_000,
       backoff: options.backoff ?? defaultBackoff,
-      verifyDelayMs: options.verifyDelayMs ?? 1000,
+      verifyDelayMs: options.verifyDelayMs ?? 30_000,
       pollMs: options.pollMs ?? 500,
       random: options.random ?? Math.random,
     };
