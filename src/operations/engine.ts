@@ -49,7 +49,8 @@ export interface EngineOptions {
   random?: () => number;
 }
 
-type ClaimedOperation = OperationRow & { previousStatus: OperationStatus };
+/** A claimed operation, with the attempt row the claim already wrote for its first call. */
+type ClaimedOperation = OperationRow & { previousStatus: OperationStatus; startedAttemptId?: number };
 
 interface AttemptRecord {
   id: number;
@@ -168,7 +169,12 @@ export class OperationsEngine {
   async claim(limit: number): Promise<ClaimedOperation[]> {
     const now = this.deps.clock.now();
     const leaseUntil = new Date(now.getTime() + this.options.leaseMs);
-    const rows = await this.deps.database.query<{ id: string; previous_status: OperationStatus }>(
+    const verifiable = Object.entries(kinds)
+      .filter(([, k]) => !k.idempotent && k.verify)
+      .map(([name]) => name);
+    // One statement claims the operations and records the attempt each is about to make, so the "started" row
+    // exists before any call leaves and costs no commit of its own.
+    const rows = await this.deps.database.query<{ id: string; previous_status: OperationStatus; attempt_id: string | number }>(
       `WITH candidate AS (
          SELECT o.id, o.status AS previous_status
          FROM operations o
@@ -181,21 +187,44 @@ export class OperationsEngine {
          ORDER BY o.seq
          LIMIT $4
          FOR UPDATE OF o SKIP LOCKED
+       ),
+       claimed AS (
+         UPDATE operations o
+         SET status = 'in_flight', lease_until = $2, worker = $3, attempts = o.attempts + 1, updated_at = $1
+         FROM candidate c
+         WHERE o.id = c.id
+         RETURNING o.id, o.reference, o.attempts, o.kind, o.server_code, o.login, o.payload, c.previous_status
+       ),
+       logged AS (
+         INSERT INTO operation_attempts
+           (operation_id, reference, attempt, action, server_code, login, request, outcome, started_at, duration_ms, worker)
+         SELECT id, reference, attempts, a.action, server_code, login,
+                jsonb_strip_nulls(jsonb_build_object(
+                  'call', CASE WHEN a.action = 'verify' THEN 'findByReference' ELSE kind END,
+                  'server', server_code, 'login', login, 'reference', reference,
+                  'payload', CASE WHEN a.action = 'post' THEN payload END)),
+                'started', $1, 0, $3
+         FROM claimed,
+              LATERAL (SELECT CASE WHEN previous_status IN ('unknown', 'in_flight') AND kind = ANY($5::text[])
+                                   THEN 'verify' ELSE 'post' END AS action) a
+         RETURNING id, operation_id
        )
-       UPDATE operations o
-       SET status = 'in_flight', lease_until = $2, worker = $3, attempts = o.attempts + 1, updated_at = $1
-       FROM candidate c
-       WHERE o.id = c.id
-       RETURNING o.id, c.previous_status`,
-      [now, leaseUntil, this.workerId, limit],
+       SELECT claimed.id, claimed.previous_status, logged.id AS attempt_id
+       FROM claimed JOIN logged ON logged.operation_id = claimed.id`,
+      [now, leaseUntil, this.workerId, limit, verifiable],
     );
     if (rows.length === 0) return [];
-    const previous = new Map(rows.map((r) => [r.id, r.previous_status]));
+    const claimed = new Map(rows.map((r) => [r.id, r]));
     const full = await this.deps.database.db
       .select()
       .from(operations)
-      .where(inArray(operations.id, [...previous.keys()]));
-    return full.sort((a, b) => a.seq - b.seq).map((op) => ({ ...op, previousStatus: previous.get(op.id)! }));
+      .where(inArray(operations.id, [...claimed.keys()]));
+    return full
+      .sort((a, b) => a.seq - b.seq)
+      .map((op) => {
+        const r = claimed.get(op.id)!;
+        return { ...op, previousStatus: r.previous_status, startedAttemptId: Number(r.attempt_id) };
+      });
   }
 
   // --- processing -------------------------------------------------------------------------------------------------
@@ -222,32 +251,37 @@ export class OperationsEngine {
   }
 
   private async callWithLog<T>(
-    op: OperationRow,
+    op: ClaimedOperation,
     action: 'post' | 'verify',
     attempts: AttemptRecord[],
     call: () => Promise<T>,
   ): Promise<T> {
-    const startedAt = this.deps.clock.now();
-    // Written before the call, so an attempt made by a worker that then died is still on record.
-    const [row] = await this.deps.database.db
-      .insert(operationAttempts)
-      .values({
-        operationId: op.id,
-        reference: op.reference,
-        attempt: op.attempts,
-        action,
-        serverCode: op.serverCode,
-        login: op.login,
-        request: this.requestSummary(op, action),
-        outcome: 'started',
-        startedAt,
-        durationMs: 0,
-        worker: this.workerId,
-      })
-      .returning({ id: operationAttempts.id });
+    let attemptId: number;
+    if (attempts.length === 0 && op.startedAttemptId !== undefined) {
+      attemptId = op.startedAttemptId;
+    } else {
+      // A second call in one processing (a post after a look-up found nothing): written before it leaves, too.
+      const [row] = await this.deps.database.db
+        .insert(operationAttempts)
+        .values({
+          operationId: op.id,
+          reference: op.reference,
+          attempt: op.attempts,
+          action,
+          serverCode: op.serverCode,
+          login: op.login,
+          request: this.requestSummary(op, action),
+          outcome: 'started',
+          startedAt: this.deps.clock.now(),
+          durationMs: 0,
+          worker: this.workerId,
+        })
+        .returning({ id: operationAttempts.id });
+      attemptId = row!.id;
+    }
     const started = performance.now();
     const record: AttemptRecord = {
-      id: row!.id,
+      id: attemptId,
       action,
       outcome: 'ok',
       code: null,
@@ -370,7 +404,7 @@ export class OperationsEngine {
     for (const a of attempts) {
       await tx
         .update(operationAttempts)
-        .set({ outcome: a.outcome, code: a.code, serverText: a.serverText, reply: a.reply, durationMs: a.durationMs })
+        .set({ action: a.action, outcome: a.outcome, code: a.code, serverText: a.serverText, reply: a.reply, durationMs: a.durationMs })
         .where(eq(operationAttempts.id, a.id));
     }
   }
