@@ -8,16 +8,16 @@
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { startMt5Simulator } from '../sim/mt5/server.ts';
 import { systemClock } from '../src/clock.ts';
 import { connect } from '../src/db/connect.ts';
-import { recordAudit } from '../src/modules/audit/service.ts';
 import { AlertService } from '../src/modules/alerts/service.ts';
+import { recordAudit } from '../src/modules/audit/service.ts';
 import { OperationsEngine } from '../src/operations/engine.ts';
 import { enqueueOperation } from '../src/operations/enqueue.ts';
 import { Sealer } from '../src/operations/sealed.ts';
 import { createMt5Connector } from '../src/platforms/mt5/connector.ts';
 import { ServerRegistry } from '../src/platforms/registry.ts';
-import { startMt5Simulator } from '../sim/mt5/server.ts';
 
 const adminUrl = process.env.TEST_DATABASE_URL || process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
 
@@ -71,7 +71,9 @@ export default async function bench(): Promise<void> {
       platforms: registry,
       clock: systemClock,
       sealer: new Sealer(Sealer.generateKey()),
-      audit: { record: (tx: Parameters<typeof recordAudit>[0], e: Parameters<typeof recordAudit>[1]) => recordAudit(tx, e) },
+      audit: {
+        record: (tx: Parameters<typeof recordAudit>[0], e: Parameters<typeof recordAudit>[1]) => recordAudit(tx, e),
+      },
       alerts: new AlertService(),
     };
     const logins: number[] = [];
@@ -93,7 +95,9 @@ export default async function bench(): Promise<void> {
     await engine.start();
     const waitAllDone = async () => {
       for (;;) {
-        const [row] = await database.query<{ n: number }>("SELECT count(*)::int AS n FROM operations WHERE status <> 'succeeded'");
+        const [row] = await database.query<{ n: number }>(
+          "SELECT count(*)::int AS n FROM operations WHERE status <> 'succeeded'",
+        );
         if (row!.n === 0) return;
         await new Promise((r) => setTimeout(r, 20));
       }
@@ -142,7 +146,9 @@ export default async function bench(): Promise<void> {
     // 3. The physical reference.
     const insertRate = await insertCommitRate(url.toString(), 3);
 
-    console.log(`backlog: ${backlog} operations enqueued in ${enqueueSeconds.toFixed(2)} s (${(backlog / enqueueSeconds).toFixed(0)}/s)`);
+    console.log(
+      `backlog: ${backlog} operations enqueued in ${enqueueSeconds.toFixed(2)} s (${(backlog / enqueueSeconds).toFixed(0)}/s)`,
+    );
     console.log(
       `end-to-end throughput: ${throughput.toFixed(0)} operations/s (enqueued → posted on MT5 sim → succeeded), target ≥ 500 → ${(throughput / 500).toFixed(2)}× target`,
     );
@@ -150,7 +156,9 @@ export default async function bench(): Promise<void> {
       `steady ${rate}/s for ${total / rate} s: p50 ${percentile(latencies, 50).toFixed(1)} ms, p99 ${percentile(latencies, 99).toFixed(1)} ms, max ${latencies.at(-1)?.toFixed(1)} ms (target p99 < 250 ms)`,
     );
     console.log(`plain INSERT + COMMIT on the same PostgreSQL: ${insertRate.toFixed(0)}/s`);
-    console.log(`ratio: one operation costs ${(insertRate / throughput).toFixed(1)} plain commits (${((throughput / insertRate) * 100).toFixed(1)}% of the commit rate)`);
+    console.log(
+      `ratio: one operation costs ${(insertRate / throughput).toFixed(1)} plain commits (${((throughput / insertRate) * 100).toFixed(1)}% of the commit rate)`,
+    );
   } finally {
     await database.close();
     await sim.close();

@@ -174,7 +174,11 @@ export class OperationsEngine {
       .map(([name]) => name);
     // One statement claims the operations and records the attempt each is about to make, so the "started" row
     // exists before any call leaves and costs no commit of its own.
-    const rows = await this.deps.database.query<{ id: string; previous_status: OperationStatus; attempt_id: string | number }>(
+    const rows = await this.deps.database.query<{
+      id: string;
+      previous_status: OperationStatus;
+      attempt_id: string | number;
+    }>(
       `WITH candidate AS (
          SELECT o.id, o.status AS previous_status
          FROM operations o
@@ -404,7 +408,14 @@ export class OperationsEngine {
     for (const a of attempts) {
       await tx
         .update(operationAttempts)
-        .set({ action: a.action, outcome: a.outcome, code: a.code, serverText: a.serverText, reply: a.reply, durationMs: a.durationMs })
+        .set({
+          action: a.action,
+          outcome: a.outcome,
+          code: a.code,
+          serverText: a.serverText,
+          reply: a.reply,
+          durationMs: a.durationMs,
+        })
         .where(eq(operationAttempts.id, a.id));
     }
   }
