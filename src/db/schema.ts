@@ -143,7 +143,8 @@ export const operations = pgTable(
       sql`${t.status} in ('waiting','pending','in_flight','unknown','succeeded','failed','needs_review','cancelled')`,
     ),
     check('operations_kind_ck', sql`${t.kind} in ('open_account','update_account','set_password','balance','credit')`),
-    index('operations_ready_idx').on(t.nextAttemptAt, t.seq).where(sql`${t.status} in ('pending','unknown')`),
+    index('operations_ready_idx').on(t.seq).where(sql`${t.status} in ('pending','unknown')`),
+    index('operations_depends_on_idx').on(t.dependsOn).where(sql`${t.dependsOn} is not null`),
     index('operations_open_by_account_idx')
       .on(t.accountKey, t.seq)
       .where(sql`${t.status} in ('waiting','pending','in_flight','unknown','needs_review')`),

@@ -453,6 +453,15 @@ export class OperationsEngine {
         worker: null,
       });
       if (!row) return;
+      if (status === 'needs_review') {
+        await this.deps.alerts.raise(tx, {
+          kind: 'operation_needs_review',
+          dedupeKey: `operation:${op.id}`,
+          severity: 'critical',
+          title: `${op.kind} ${op.reference} on ${op.serverCode} needs review: ${reviewReason ?? String(error.message)}`,
+          details: { operationId: op.id, reference: op.reference, server: op.serverCode, login: op.login, error },
+        });
+      }
       if (status !== op.previousStatus && status !== 'pending') {
         await this.deps.audit.record(tx, {
           actorType: 'system',
@@ -463,15 +472,6 @@ export class OperationsEngine {
           before: { status: op.previousStatus },
           after: { status, error, reason: reviewReason ?? null, attempts: op.attempts },
           correlationId: op.reference,
-        });
-      }
-      if (status === 'needs_review') {
-        await this.deps.alerts.raise(tx, {
-          kind: 'operation_needs_review',
-          dedupeKey: `operation:${op.id}`,
-          severity: 'critical',
-          title: `${op.kind} ${op.reference} on ${op.serverCode} needs review: ${reviewReason ?? String(error.message)}`,
-          details: { operationId: op.id, reference: op.reference, server: op.serverCode, login: op.login, error },
         });
       }
     });
@@ -499,16 +499,6 @@ export class OperationsEngine {
         sealedSecret: status === 'succeeded' ? null : op.sealedSecret,
       });
       if (!row) return;
-      await this.deps.audit.record(tx, {
-        actorType: 'server',
-        actorId: op.serverCode,
-        action: `operation.${status}`,
-        entityType: 'operation',
-        entityId: op.id,
-        before: { status: op.previousStatus },
-        after: { status, result: outcome.result ?? null, error: outcome.error ?? null, attempts: op.attempts },
-        correlationId: op.reference,
-      });
       if (status === 'failed') {
         await this.deps.alerts.raise(tx, {
           kind: 'operation_failed',
@@ -527,6 +517,17 @@ export class OperationsEngine {
         await this.deps.alerts.resolve(tx, `operation:${op.id}`, 'system', 'the operation succeeded');
       }
       await this.afterEnd(tx, row, status);
+      // Last: the audit append holds the chain lock until commit.
+      await this.deps.audit.record(tx, {
+        actorType: 'server',
+        actorId: op.serverCode,
+        action: `operation.${status}`,
+        entityType: 'operation',
+        entityId: op.id,
+        before: { status: op.previousStatus },
+        after: { status, result: outcome.result ?? null, error: outcome.error ?? null, attempts: op.attempts },
+        correlationId: op.reference,
+      });
     });
     metrics.transitions.inc({ kind: op.kind, status });
   }
@@ -540,10 +541,12 @@ export class OperationsEngine {
     }
     const now = this.deps.clock.now();
     if (status === 'succeeded') {
-      await tx
+      const released = await tx
         .update(operations)
         .set({ status: 'pending', nextAttemptAt: now, updatedAt: now })
-        .where(and(eq(operations.dependsOn, row.id), eq(operations.status, 'waiting')));
+        .where(and(eq(operations.dependsOn, row.id), eq(operations.status, 'waiting')))
+        .returning({ id: operations.id });
+      if (released.length > 0) await tx.execute(sql`select pg_notify(${OPERATIONS_CHANNEL}, '')`);
     } else {
       const dependents = await tx
         .update(operations)
@@ -563,7 +566,6 @@ export class OperationsEngine {
       }
       if (row.dependsOn) await this.compensate(tx, row);
     }
-    await tx.execute(sql`select pg_notify(${OPERATIONS_CHANNEL}, '')`);
   }
 
   /** The second leg of a transfer did not happen: reverse the first leg with its own reference. */

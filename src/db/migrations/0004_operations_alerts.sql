@@ -89,7 +89,8 @@ CREATE INDEX "operation_attempts_operation_idx" ON "operation_attempts" USING bt
 CREATE INDEX "operation_attempts_reference_idx" ON "operation_attempts" USING btree ("reference");--> statement-breakpoint
 CREATE INDEX "operation_attempts_login_idx" ON "operation_attempts" USING btree ("server_code","login","started_at");--> statement-breakpoint
 CREATE INDEX "operation_attempts_started_idx" ON "operation_attempts" USING btree ("started_at");--> statement-breakpoint
-CREATE INDEX "operations_ready_idx" ON "operations" USING btree ("next_attempt_at","seq") WHERE "operations"."status" in ('pending','unknown');--> statement-breakpoint
+CREATE INDEX "operations_ready_idx" ON "operations" USING btree ("seq") WHERE "operations"."status" in ('pending','unknown');--> statement-breakpoint
+CREATE INDEX "operations_depends_on_idx" ON "operations" USING btree ("depends_on") WHERE "operations"."depends_on" is not null;--> statement-breakpoint
 CREATE INDEX "operations_open_by_account_idx" ON "operations" USING btree ("account_key","seq") WHERE "operations"."status" in ('waiting','pending','in_flight','unknown','needs_review');--> statement-breakpoint
 CREATE INDEX "operations_lease_idx" ON "operations" USING btree ("lease_until") WHERE "operations"."status" = 'in_flight';--> statement-breakpoint
 CREATE INDEX "operations_status_idx" ON "operations" USING btree ("status","kind");--> statement-breakpoint

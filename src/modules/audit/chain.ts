@@ -29,22 +29,23 @@ export interface HashedFields {
   correlationId: string | null;
 }
 
+/** The text that is hashed for an event (after the previous hash and a newline). */
+export function hashedContent(event: HashedFields): string {
+  return canonicalJson({
+    at: event.at.toISOString(),
+    actorType: event.actorType,
+    actorId: event.actorId,
+    action: event.action,
+    entityType: event.entityType,
+    entityId: event.entityId,
+    before: event.before ?? null,
+    after: event.after ?? null,
+    correlationId: event.correlationId,
+  });
+}
+
 export function eventHash(prevHash: string, event: HashedFields): string {
   return createHash('sha256')
-    .update(prevHash)
-    .update('\n')
-    .update(
-      canonicalJson({
-        at: event.at.toISOString(),
-        actorType: event.actorType,
-        actorId: event.actorId,
-        action: event.action,
-        entityType: event.entityType,
-        entityId: event.entityId,
-        before: event.before ?? null,
-        after: event.after ?? null,
-        correlationId: event.correlationId,
-      }),
-    )
+    .update(`${prevHash}\n${hashedContent(event)}`, 'utf8')
     .digest('hex');
 }

@@ -4,11 +4,11 @@
  * belongs to. Events are written inside the transaction of the change they describe, so one never exists without the
  * other.
  */
-import { asc, desc, gt, sql } from 'drizzle-orm';
+import { asc, gt, sql } from 'drizzle-orm';
 import { type Clock, systemClock } from '../../clock.ts';
 import type { Executor } from '../../db/connect.ts';
 import { auditEvents } from '../../db/schema.ts';
-import { eventHash, GENESIS_HASH } from './chain.ts';
+import { eventHash, GENESIS_HASH, hashedContent } from './chain.ts';
 
 export type ActorType = 'client' | 'staff' | 'system' | 'server' | 'psp';
 
@@ -34,12 +34,14 @@ function plain(value: unknown): unknown {
 }
 
 /**
- * Appends one event. Call it with the transaction that makes the change; it takes a transaction-scoped lock so
- * concurrent writers extend the chain one at a time.
+ * Appends one event. Call it with the transaction that makes the change, as late in it as possible: it takes a
+ * transaction-scoped lock (held until commit) so concurrent writers extend the chain one at a time.
+ *
+ * Two statements: the lock, then an INSERT … SELECT that reads the previous hash and computes the new one in the
+ * database (sha256 over "<prev>\n<canonical JSON>", exactly what `eventHash` computes). The INSERT runs after the lock
+ * is held, so under READ COMMITTED its snapshot sees the event the previous holder committed.
  */
 export async function recordAudit(tx: Executor, input: AuditInput, clock: Clock = systemClock): Promise<AuditEvent> {
-  await tx.execute(sql`select pg_advisory_xact_lock(${CHAIN_LOCK})`);
-  const [last] = await tx.select({ hash: auditEvents.hash }).from(auditEvents).orderBy(desc(auditEvents.id)).limit(1);
   const at = new Date(Math.floor(clock.now().getTime()));
   const fields = {
     at,
@@ -52,12 +54,18 @@ export async function recordAudit(tx: Executor, input: AuditInput, clock: Clock 
     after: plain(input.after),
     correlationId: input.correlationId ?? null,
   };
-  const prevHash = last?.hash ?? GENESIS_HASH;
-  const [event] = await tx
-    .insert(auditEvents)
-    .values({ ...fields, prevHash, hash: eventHash(prevHash, fields) })
-    .returning();
-  return event!;
+  await tx.execute(sql`select pg_advisory_xact_lock(${CHAIN_LOCK})`);
+  const result = await tx.execute(sql`
+    insert into audit_events
+      (at, actor_type, actor_id, action, entity_type, entity_id, before, after, correlation_id, prev_hash, hash)
+    select ${at.toISOString()}::timestamptz, ${fields.actorType}, ${fields.actorId}, ${fields.action}, ${fields.entityType},
+           ${fields.entityId}, ${JSON.stringify(fields.before)}::jsonb, ${JSON.stringify(fields.after)}::jsonb,
+           ${fields.correlationId}, prev.hash,
+           encode(sha256(convert_to(prev.hash || chr(10) || ${hashedContent(fields)}, 'UTF8')), 'hex')
+    from (select coalesce((select hash from audit_events order by id desc limit 1), ${GENESIS_HASH}) as hash) prev
+    returning id, prev_hash, hash`);
+  const row = (result as unknown as { rows: { id: number | string; prev_hash: string; hash: string }[] }).rows[0]!;
+  return { id: Number(row.id), ...fields, prevHash: row.prev_hash, hash: row.hash };
 }
 
 export interface ChainReport {
