@@ -41,8 +41,10 @@ function zone(value: string): string {
   return value;
 }
 
+/** Starts one simulator; this program prints the banners itself (all of a fleet's together, once all are up). */
 function start(platform: Platform, options: SimulatorBaseOptions): Promise<SimulatorHandle> {
-  return platform === 'mt5' ? startMt5Simulator(options) : startMt4Simulator(options);
+  const quiet = { ...options, quiet: true };
+  return platform === 'mt5' ? startMt5Simulator(quiet) : startMt4Simulator(quiet);
 }
 
 /** Closes every simulator on Ctrl-C / SIGTERM so each writes a final snapshot of its state. */
