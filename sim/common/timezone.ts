@@ -31,14 +31,37 @@ export function assertTimeZone(zone: string): void {
   }
 }
 
-/** The zone's offset from UTC at a UTC instant, in minutes (e.g. +180 for Nicosia in summer). */
-export function zoneOffsetMinutes(zone: string, utcMs: number): number {
+const BUCKET_MS = 15 * 60_000;
+const offsetCache = new Map<string, Map<number, number>>();
+
+function computeOffset(zone: string, utcMs: number): number {
   const parts: Record<string, number> = {};
   for (const p of formatter(zone).formatToParts(new Date(utcMs))) {
     if (p.type !== 'literal') parts[p.type] = Number(p.value);
   }
   const asUtc = Date.UTC(parts.year!, parts.month! - 1, parts.day!, parts.hour!, parts.minute!, parts.second!);
   return Math.round((asUtc - Math.floor(utcMs / 1000) * 1000) / 60000);
+}
+
+/**
+ * The zone's offset from UTC at a UTC instant, in minutes (e.g. +180 for Nicosia in summer). Offsets change only at
+ * transitions on quarter-hour UTC boundaries, so one is computed per 15-minute bucket and cached: listing thousands
+ * of deals must not cost an Intl call each.
+ */
+export function zoneOffsetMinutes(zone: string, utcMs: number): number {
+  let byBucket = offsetCache.get(zone);
+  if (!byBucket) {
+    byBucket = new Map();
+    offsetCache.set(zone, byBucket);
+  }
+  const bucket = Math.floor(utcMs / BUCKET_MS);
+  let offset = byBucket.get(bucket);
+  if (offset === undefined) {
+    offset = computeOffset(zone, bucket * BUCKET_MS);
+    if (byBucket.size > 100_000) byBucket.clear();
+    byBucket.set(bucket, offset);
+  }
+  return offset;
 }
 
 /** UTC instant → server wall-clock milliseconds ("as if UTC"). */
