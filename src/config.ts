@@ -39,9 +39,18 @@ export const configSchema = z
         maxAttempts: z.coerce.number().int().min(1).max(1000).default(10),
         maxAgeMinutes: z.coerce.number().int().min(1).max(43_200).default(360),
         pollMs: z.coerce.number().int().min(10).max(60_000).default(500),
+        /** Wait before looking up an operation whose reply was lost: longer than the servers' request timeouts. */
+        verifyDelayMs: z.coerce.number().int().min(0).max(3_600_000).default(30_000),
       })
       .strict()
-      .default({ concurrency: 16, leaseMs: 120_000, maxAttempts: 10, maxAgeMinutes: 360, pollMs: 500 }),
+      .default({
+        concurrency: 16,
+        leaseMs: 120_000,
+        maxAttempts: 10,
+        maxAgeMinutes: 360,
+        pollMs: 500,
+        verifyDelayMs: 30_000,
+      }),
     alerts: z
       .object({
         webhookUrl: z.url('must be a URL').optional(),
@@ -100,6 +109,7 @@ const envMap: Record<string, string[]> = {
   WORKER_LEASE_MS: ['worker', 'leaseMs'],
   WORKER_MAX_ATTEMPTS: ['worker', 'maxAttempts'],
   WORKER_POLL_MS: ['worker', 'pollMs'],
+  WORKER_VERIFY_DELAY_MS: ['worker', 'verifyDelayMs'],
   ALERT_WEBHOOK_URL: ['alerts', 'webhookUrl'],
   ALERT_WEBHOOK_SECRET: ['alerts', 'webhookSecret'],
 };

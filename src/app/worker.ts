@@ -27,6 +27,7 @@ export async function startWorker(
     maxAttempts: config.worker.maxAttempts,
     maxAgeMs: config.worker.maxAgeMinutes * 60_000,
     pollMs: config.worker.pollMs,
+    verifyDelayMs: config.worker.verifyDelayMs,
   });
   registerDatabaseGauges(ctx.database);
   await engine.start();

@@ -4,7 +4,7 @@
  * Needs PostgreSQL (two processes share the database).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { eq, inArray } from 'drizzle-orm';
+import { and, eq, inArray } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/clock.ts';
 import { operationAttempts, operations } from '../../src/db/schema.ts';
@@ -34,6 +34,7 @@ describe.skipIf(!testDatabaseUrl())('a worker killed mid-call', () => {
         SIM_MANAGER_PASSWORD: sim.manager.password,
         WORKER_LEASE_MS: '3000',
         WORKER_POLL_MS: '50',
+        WORKER_VERIFY_DELAY_MS: '1500',
         WORKER_CONCURRENCY: '8',
         LOG_LEVEL: 'error',
       },
@@ -65,16 +66,17 @@ describe.skipIf(!testDatabaseUrl())('a worker killed mid-call', () => {
     await database.drop();
   });
 
-  it('leaves nothing stuck and nothing doubled', async () => {
-    const deps = {
-      clock: systemClock,
-      sealer: new Sealer(key),
-      audit: {
-        record: (tx: Parameters<typeof recordAudit>[0], e: Parameters<typeof recordAudit>[1]) => recordAudit(tx, e),
-      },
-    };
+  const deps = () => ({
+    clock: systemClock,
+    sealer: new Sealer(key),
+    audit: {
+      record: (tx: Parameters<typeof recordAudit>[0], e: Parameters<typeof recordAudit>[1]) => recordAudit(tx, e),
+    },
+  });
+
+  async function accounts(n: number): Promise<number[]> {
     const logins: number[] = [];
-    for (let i = 0; i < 5; i++) {
+    for (let i = 0; i < n; i++) {
       const user = (await control(sim, 'POST', '/control/accounts', {
         group: 'real\\standard-usd',
         name: `Client ${i}`,
@@ -82,11 +84,62 @@ describe.skipIf(!testDatabaseUrl())('a worker killed mid-call', () => {
       })) as { Login: string };
       logins.push(Number(user.Login));
     }
+    return logins;
+  }
+
+  it('two worker processes share the work without doubling it', async () => {
+    const logins = await accounts(6);
+    const ids: string[] = [];
+    for (let round = 0; round < 10; round++) {
+      for (const login of logins) {
+        const op = await database.db.transaction((tx) =>
+          enqueueOperation(tx, deps(), {
+            kind: 'balance',
+            serverCode: 'mt5-live',
+            login,
+            payload: { amount: 10 + round },
+          }),
+        );
+        ids.push(op.id);
+      }
+    }
+    await control(sim, 'POST', '/control/faults', { endpoint: '/api/trade/balance', kind: 'latency', latencyMs: 20 });
+    const a = spawnWorker();
+    const b = spawnWorker();
+    await expect
+      .poll(
+        async () => {
+          const rows = await database.db.select().from(operations).where(inArray(operations.id, ids));
+          return rows.filter((r) => r.status === 'succeeded').length;
+        },
+        { timeout: 60_000, interval: 200 },
+      )
+      .toBe(ids.length);
+    a.kill('SIGTERM');
+    b.kill('SIGTERM');
+    await control(sim, 'DELETE', '/control/faults');
+    const rows = await database.db.select().from(operations).where(inArray(operations.id, ids));
+    for (const login of logins) {
+      const deals = (await control(sim, 'GET', `/control/accounts/${login}/deals`)) as { Comment: string }[];
+      const refs = deals.map((d) => parseReference(d.Comment)?.reference);
+      for (const row of rows.filter((r) => r.login === login)) {
+        expect(refs.filter((r) => r === row.reference)).toHaveLength(1);
+      }
+    }
+    const attempts = await database.db
+      .select()
+      .from(operationAttempts)
+      .where(inArray(operationAttempts.operationId, ids));
+    expect(new Set(attempts.map((x) => x.worker)).size).toBe(2);
+  }, 120_000);
+
+  it('a worker killed mid-call leaves nothing stuck and nothing doubled', async () => {
+    const logins = await accounts(5);
     const ids: string[] = [];
     for (let round = 0; round < 6; round++) {
       for (const login of logins) {
         const op = await database.db.transaction((tx) =>
-          enqueueOperation(tx, deps, {
+          enqueueOperation(tx, deps(), {
             kind: 'balance',
             serverCode: 'mt5-live',
             login,
@@ -111,8 +164,11 @@ describe.skipIf(!testDatabaseUrl())('a worker killed mid-call', () => {
           const started = await database.db
             .select()
             .from(operationAttempts)
-            .where(eq(operationAttempts.outcome, 'started'));
-          const done = await database.db.select().from(operations).where(eq(operations.status, 'succeeded'));
+            .where(and(eq(operationAttempts.outcome, 'started'), inArray(operationAttempts.operationId, ids)));
+          const done = await database.db
+            .select()
+            .from(operations)
+            .where(and(eq(operations.status, 'succeeded'), inArray(operations.id, ids)));
           return started.length > 0 && done.length >= 3;
         },
         { timeout: 30_000, interval: 50 },
