@@ -24,7 +24,8 @@ describe.skipIf(!testDatabaseUrl())('a worker killed mid-call', () => {
   const key = Sealer.generateKey();
   const workers: ChildProcess[] = [];
 
-  function spawnWorker(): ChildProcess {
+  /** Starts `brokerdesk worker` against the test database; `ready` resolves once it has started claiming. */
+  function spawnWorker(): ChildProcess & { ready: Promise<void> } {
     const child = spawn(process.execPath, ['bin/brokerdesk.mjs', 'worker'], {
       cwd: root,
       env: {
@@ -36,12 +37,20 @@ describe.skipIf(!testDatabaseUrl())('a worker killed mid-call', () => {
         WORKER_POLL_MS: '50',
         WORKER_VERIFY_DELAY_MS: '1500',
         WORKER_CONCURRENCY: '8',
-        LOG_LEVEL: 'error',
+        LOG_LEVEL: 'info',
       },
-      stdio: ['ignore', 'ignore', 'inherit'],
+      stdio: ['ignore', 'pipe', 'inherit'],
     });
     workers.push(child);
-    return child;
+    const ready = new Promise<void>((resolve, reject) => {
+      let seen = '';
+      child.stdout!.on('data', (chunk: Buffer) => {
+        seen += chunk.toString();
+        if (seen.includes('"worker started"')) resolve();
+      });
+      child.once('exit', (code) => reject(new Error(`worker exited with ${code} before starting`)));
+    });
+    return Object.assign(child, { ready });
   }
 
   beforeAll(async () => {
@@ -89,6 +98,11 @@ describe.skipIf(!testDatabaseUrl())('a worker killed mid-call', () => {
 
   it('two worker processes share the work without doubling it', async () => {
     const logins = await accounts(6);
+    const a = spawnWorker();
+    const b = spawnWorker();
+    await Promise.all([a.ready, b.ready]);
+    // Each call takes a little while, so both workers find work while the other is busy.
+    await control(sim, 'POST', '/control/faults', { endpoint: '/api/trade/balance', kind: 'latency', latencyMs: 20 });
     const ids: string[] = [];
     for (let round = 0; round < 10; round++) {
       for (const login of logins) {
@@ -103,9 +117,6 @@ describe.skipIf(!testDatabaseUrl())('a worker killed mid-call', () => {
         ids.push(op.id);
       }
     }
-    await control(sim, 'POST', '/control/faults', { endpoint: '/api/trade/balance', kind: 'latency', latencyMs: 20 });
-    const a = spawnWorker();
-    const b = spawnWorker();
     await expect
       .poll(
         async () => {
