@@ -1,6 +1,7 @@
 // Installs the locked dependencies when a fresh checkout has none, so `npm start` / `npm test` work as the first command.
-import { existsSync } from 'node:fs';
+
 import { execSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 
 if (!existsSync(new URL('../node_modules/.package-lock.json', import.meta.url))) {
   console.log('brokerdesk: installing dependencies (npm ci)…');

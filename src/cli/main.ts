@@ -77,6 +77,28 @@ export function buildProgram(): Command {
     });
 
   program
+    .command('api')
+    .description('run the HTTP API (health, metrics) until stopped')
+    .action(async () => {
+      const { createContext } = await import('../app/context.ts');
+      const { buildApp } = await import('../http/app.ts');
+      const config = loadConfig();
+      const ctx = await createContext(config);
+      const app = await buildApp(ctx);
+      await app.listen({ host: config.http.host, port: config.http.port });
+      console.log(
+        `brokerdesk api listening on http://${config.http.host}:${config.http.port} (health: /health, metrics: /metrics)`,
+      );
+      const stop = async () => {
+        await app.close();
+        await ctx.close();
+        process.exit(0);
+      };
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+
+  program
     .command('worker')
     .description('run the operations worker (queue, alert delivery, server health) until stopped')
     .action(async () => {
