@@ -22,9 +22,9 @@ describe('HTTP app: health and metrics', () => {
     app = await buildApp(ctx);
   });
   afterAll(async () => {
-    await app.close();
-    await ctx.close();
-    await database.drop();
+    await app?.close();
+    await ctx?.close();
+    await database?.drop();
   });
 
   it('answers health and exposes operation metrics', async () => {

@@ -3,11 +3,12 @@
  */
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { AppContext } from '../app/context.ts';
-import { registry as metricsRegistry, registerDatabaseGauges } from '../operations/metrics.ts';
+import { registry as metricsRegistry, registerDatabaseGauges, registerServerGauges } from '../operations/metrics.ts';
 
 export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
   const app = Fastify({ logger: false });
   registerDatabaseGauges(ctx.database);
+  registerServerGauges(() => ctx.registry.health());
 
   // No stack traces or internals to clients: a message they can act on, and the details in our log.
   app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request, reply) => {

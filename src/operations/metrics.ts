@@ -48,3 +48,40 @@ export function registerDatabaseGauges(database: Database): void {
     },
   });
 }
+
+/** Server health gauges read from the registry at scrape time: circuit state, consecutive failures, ping latency. */
+export function registerServerGauges(health: () => import('../platforms/guarded.ts').ServerHealth[]): void {
+  if (registry.getSingleMetric('brokerdesk_server_circuit_open')) return;
+  new Gauge({
+    name: 'brokerdesk_server_circuit_open',
+    help: 'Whether a trading server’s circuit is open (1) or half-open (0.5) rather than closed (0)',
+    labelNames: ['server'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const h of health())
+        this.set({ server: h.server }, h.circuit === 'open' ? 1 : h.circuit === 'half_open' ? 0.5 : 0);
+    },
+  });
+  new Gauge({
+    name: 'brokerdesk_server_consecutive_failures',
+    help: 'Consecutive transport failures of calls to a trading server',
+    labelNames: ['server'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const h of health()) this.set({ server: h.server }, h.consecutiveFailures);
+    },
+  });
+  new Gauge({
+    name: 'brokerdesk_server_ping_seconds',
+    help: 'Latency of the last ping to a trading server',
+    labelNames: ['server'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const h of health())
+        if (h.lastPingLatencyMs !== null) this.set({ server: h.server }, h.lastPingLatencyMs / 1000);
+    },
+  });
+}
