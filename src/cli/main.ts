@@ -32,6 +32,18 @@ async function withDatabase<T>(work: (database: Database, where: string) => Prom
   }
 }
 
+/** Builds the full application context for one command and closes it afterwards. */
+async function withContext<T>(work: (ctx: import('../app/context.ts').AppContext) => Promise<T>): Promise<T> {
+  const { createContext } = await import('../app/context.ts');
+  const { createLogger } = await import('../log.ts');
+  const ctx = await createContext(loadConfig(), { logger: createLogger('warn') });
+  try {
+    return await work(ctx);
+  } finally {
+    await ctx.close();
+  }
+}
+
 function migrate(): Promise<void> {
   return withDatabase(async (database, where) => {
     await database.migrate();
@@ -75,6 +87,74 @@ export function buildProgram(): Command {
     .action(async (args: string[]) => {
       process.exitCode = await runSimulatorProgram(args.length > 0 ? args : ['--help']);
     });
+
+  const servers = program.command('servers').description('the trading servers Brokerdesk talks to');
+  servers
+    .command('add')
+    .description('add or replace a trading server (the password is given as a secret reference, never itself)')
+    .requiredOption('--code <code>', 'short name, e.g. mt5-live')
+    .requiredOption('--platform <platform>', 'mt4 or mt5')
+    .requiredOption('--environment <env>', 'live or demo')
+    .requiredOption('--address <url>', 'https:// address of the MT5 Web API or MT4 Manager bridge')
+    .requiredOption('--manager-login <login>', 'manager account login', Number)
+    .requiredOption('--password-secret <ref>', 'env:VARIABLE or file:/path holding the manager password')
+    .option('--ca-cert <path>', 'PEM of the CA the server certificate must chain to')
+    .option('--time-zone <zone>', 'IANA zone of the server clock', 'Europe/Nicosia')
+    .option('--request-timeout-ms <ms>', 'request timeout', Number, 15000)
+    .option('--disabled', 'store it disabled', false)
+    .action((o) =>
+      withContext(async (ctx) => {
+        const view = await ctx.registry.upsert({
+          code: o.code,
+          platform: o.platform,
+          environment: o.environment,
+          address: o.address,
+          managerLogin: o.managerLogin,
+          passwordSecret: o.passwordSecret,
+          caCertPath: o.caCert ?? null,
+          timeZone: o.timeZone,
+          requestTimeoutMs: o.requestTimeoutMs,
+          enabled: !o.disabled,
+        });
+        console.log(`saved ${view.code}: ${view.platform} ${view.environment} at ${view.address}`);
+      }),
+    );
+  servers
+    .command('list')
+    .description('list configured servers (no credentials)')
+    .action(() =>
+      withContext(async (ctx) => {
+        for (const s of await ctx.registry.list()) {
+          console.log(
+            `${s.code.padEnd(16)} ${s.platform} ${s.environment.padEnd(4)} ${s.address}  manager ${s.managerLogin}${s.enabled ? '' : '  (disabled)'}`,
+          );
+        }
+      }),
+    );
+  servers
+    .command('check')
+    .description('connect to every enabled server: ping, clock, groups')
+    .action(() =>
+      withContext(async (ctx) => {
+        let failed = false;
+        for (const s of (await ctx.registry.list()).filter((x) => x.enabled)) {
+          try {
+            const platform = await ctx.registry.platform(s.code);
+            const latency = await platform.ping();
+            const clock = await platform.serverTime();
+            const groups = await platform.listGroups();
+            const drift = clock.observedOffsetMinutes - clock.offsetMinutes;
+            console.log(
+              `${s.code}: ok, ${latency.toFixed(1)} ms, ${groups.length} groups, clock ${clock.now.toISOString()}${drift === 0 ? '' : ` — WARNING: server clock implies UTC${clock.observedOffsetMinutes >= 0 ? '+' : ''}${clock.observedOffsetMinutes} min but ${clock.zone} is ${clock.offsetMinutes} min now`}`,
+            );
+          } catch (err) {
+            failed = true;
+            console.error(`${s.code}: FAILED — ${(err as Error).message}`);
+          }
+        }
+        if (failed) process.exitCode = 2;
+      }),
+    );
 
   program
     .command('api')

@@ -49,6 +49,15 @@ export const serverInput = z
 
 export type ServerInput = z.input<typeof serverInput>;
 
+/** Server settings that cannot be saved, each with what to fix. */
+export class ServerSettingsError extends Error {
+  override readonly name = 'ServerSettingsError';
+  readonly code = 'SERVER_SETTINGS_INVALID';
+  constructor(readonly problems: { setting: string; message: string }[]) {
+    super(`invalid server settings: ${problems.map((p) => `${p.setting}: ${p.message}`).join('; ')}`);
+  }
+}
+
 export interface ServerView {
   id: string;
   code: string;
@@ -103,7 +112,13 @@ export class ServerRegistry {
 
   /** Adds or replaces a server; a replaced server's open connections are closed. */
   async upsert(input: ServerInput): Promise<ServerView> {
-    const value = serverInput.parse(input);
+    const parsed = serverInput.safeParse(input);
+    if (!parsed.success) {
+      throw new ServerSettingsError(
+        parsed.error.issues.map((i) => ({ setting: i.path.join('.') || 'server', message: i.message })),
+      );
+    }
+    const value = parsed.data;
     const row = {
       ...value,
       caCertPath: value.caCertPath ?? null,
