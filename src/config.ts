@@ -83,6 +83,8 @@ export const configSchema = z
     http: z
       .object({
         host: z.string().min(1).default('127.0.0.1'),
+        /** Send session cookies with Secure (behind HTTPS in production); off for plain-HTTP local use. */
+        secureCookies: z.union([z.boolean(), z.stringbool()], { error: 'must be true or false' }).default(false),
         port: z.coerce
           .number({ error: 'must be a port number from 0 to 65535' })
           .int('must be a port number from 0 to 65535')
@@ -91,7 +93,7 @@ export const configSchema = z
           .default(8080),
       })
       .strict()
-      .default({ host: '127.0.0.1', port: 8080 }),
+      .default({ host: '127.0.0.1', port: 8080, secureCookies: false }),
   })
   .strict();
 
@@ -104,6 +106,7 @@ const envMap: Record<string, string[]> = {
   LOG_LEVEL: ['logLevel'],
   HTTP_HOST: ['http', 'host'],
   HTTP_PORT: ['http', 'port'],
+  HTTP_SECURE_COOKIES: ['http', 'secureCookies'],
   BROKERDESK_SECRET_KEY: ['secretKey'],
   WORKER_CONCURRENCY: ['worker', 'concurrency'],
   WORKER_LEASE_MS: ['worker', 'leaseMs'],

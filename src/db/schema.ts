@@ -232,3 +232,42 @@ export const alertDeliveries = pgTable(
   },
   (t) => [index('alert_deliveries_pending_idx').on(t.nextAttemptAt).where(sql`${t.status} = 'pending'`)],
 );
+
+export const staffRoles = ['admin', 'compliance', 'finance', 'support', 'dealing', 'partner_manager'] as const;
+export type StaffRole = (typeof staffRoles)[number];
+
+/** Back-office staff. Passwords are argon2id hashes; the TOTP secret is sealed with the installation key. */
+export const staffUsers = pgTable('staff_users', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  email: text('email').notNull().unique(),
+  name: text('name').notNull(),
+  passwordHash: text('password_hash').notNull(),
+  roles: text('roles').array().notNull(),
+  totpSecretSealed: text('totp_secret_sealed'),
+  totpEnabled: boolean('totp_enabled').notNull().default(false),
+  disabled: boolean('disabled').notNull().default(false),
+  createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull(),
+  updatedAt: timestamp('updated_at', { withTimezone: true, precision: 3 }).notNull(),
+});
+
+/**
+ * Login sessions (staff now; clients and partners later). The cookie carries a random token; only its SHA-256 is
+ * stored, so a database read does not yield a usable session.
+ */
+export const sessions = pgTable(
+  'sessions',
+  {
+    tokenHash: text('token_hash').primaryKey(),
+    subjectType: text('subject_type', { enum: ['staff', 'client', 'partner'] }).notNull(),
+    subjectId: uuid('subject_id').notNull(),
+    /** False until a staff member who must use two-factor has passed it (or enrolled). */
+    mfaPassed: boolean('mfa_passed').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull(),
+    lastSeenAt: timestamp('last_seen_at', { withTimezone: true, precision: 3 }).notNull(),
+    expiresAt: timestamp('expires_at', { withTimezone: true, precision: 3 }).notNull(),
+    revokedAt: timestamp('revoked_at', { withTimezone: true, precision: 3 }),
+    ip: text('ip'),
+    userAgent: text('user_agent'),
+  },
+  (t) => [index('sessions_subject_idx').on(t.subjectType, t.subjectId)],
+);

@@ -1,35 +1,86 @@
 /**
- * The HTTP application. For now: health and Prometheus metrics; the client, partner and back-office APIs mount here.
+ * The HTTP application: health, Prometheus metrics, the OpenAPI document (/openapi.json, UI at /docs) and the API
+ * areas (back office so far; the client portal and partner areas mount here too). Requests and responses are
+ * described by zod schemas; every error leaves as `{code, message, details}` through `toErrorResponse`.
  */
+import cookie from '@fastify/cookie';
+import helmet from '@fastify/helmet';
+import rateLimit from '@fastify/rate-limit';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { AppContext } from '../app/context.ts';
+import { StaffService } from '../modules/staff/service.ts';
+import { OperationsEngine } from '../operations/engine.ts';
 import { registry as metricsRegistry, registerDatabaseGauges, registerServerGauges } from '../operations/metrics.ts';
+import { registerBackoffice } from './backoffice.ts';
+import { toErrorResponse } from './errors.ts';
+import { registerStaffAuth } from './staff-auth.ts';
 
-export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
-  const app = Fastify({ logger: false });
+declare module 'fastify' {
+  interface FastifyInstance {
+    routeTable: { method: string; url: string; permission: string | undefined }[];
+  }
+}
+
+export interface AppOptions {
+  staff?: StaffService;
+}
+
+export async function buildApp(ctx: AppContext, options: AppOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({ logger: false, bodyLimit: 1_048_576, trustProxy: false });
+  // Every route and the permission it declares, for the role-matrix test and the docs.
+  const routeTable: { method: string; url: string; permission: string | undefined }[] = [];
+  app.decorate('routeTable', routeTable);
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) {
+      if (method !== 'HEAD') routeTable.push({ method, url: route.url, permission: route.config?.permission });
+    }
+  });
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
   registerDatabaseGauges(ctx.database);
   registerServerGauges(() => ctx.registry.health());
 
-  // No stack traces or internals to clients: a message they can act on, and the details in our log.
-  app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request, reply) => {
-    const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
-    if (status === 500) ctx.logger.error({ err: error, url: request.url }, 'request failed');
-    reply.code(status).send({
-      code: status === 500 ? 'INTERNAL' : (error.code ?? 'BAD_REQUEST'),
-      message: status === 500 ? 'something went wrong on our side; it has been logged' : error.message,
-    });
+  // No stack traces or internals to clients: a message they can act on, the details in our log.
+  app.setErrorHandler((error, request, reply) => {
+    const { status, body, unexpected } = toErrorResponse(error);
+    if (unexpected) ctx.logger.error({ err: error, method: request.method, url: request.url }, 'request failed');
+    reply.code(status).send(body);
   });
   app.setNotFoundHandler((request, reply) => {
-    reply.code(404).send({ code: 'NOT_FOUND', message: `no route ${request.method} ${request.url}` });
+    reply.code(404).send({ code: 'NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}` });
   });
 
-  app.get('/health', async () => {
+  await app.register(helmet, { global: true });
+  await app.register(cookie);
+  await app.register(rateLimit, { global: false });
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'Brokerdesk API', version: '0.1.0', description: 'Back office, client portal and partner APIs' },
+    },
+    transform: jsonSchemaTransform,
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
+
+  const staff = options.staff ?? new StaffService(ctx.database, ctx.sealer, ctx.clock);
+  registerStaffAuth(app, staff);
+  registerBackoffice(app, {
+    ctx,
+    staff,
+    engine: new OperationsEngine(ctx.operationsDeps()),
+    secureCookies: ctx.config.http.secureCookies,
+  });
+
+  app.get('/health', { config: { permission: 'public' } }, async () => {
     await ctx.database.query('SELECT 1');
     return { status: 'ok', database: ctx.database.kind, servers: ctx.registry.health() };
   });
-  app.get('/metrics', async (_request, reply) => {
+  app.get('/metrics', { config: { permission: 'public' } }, async (_request, reply) => {
     reply.header('content-type', metricsRegistry.contentType);
     return metricsRegistry.metrics();
   });
+  app.get('/openapi.json', { config: { permission: 'public' } }, async () => app.swagger());
   return app;
 }
