@@ -271,3 +271,185 @@ export const sessions = pgTable(
   },
   (t) => [index('sessions_subject_idx').on(t.subjectType, t.subjectId)],
 );
+
+export const kycStatuses = [
+  'not_started',
+  'pending',
+  'more_info_requested',
+  'approved',
+  'rejected',
+  'expired',
+] as const;
+export type KycStatus = (typeof kycStatuses)[number];
+
+/** A client: one identity holding any number of trading accounts, on MT4 and MT5, live and demo. */
+export const clients = pgTable(
+  'clients',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    email: text('email').notNull().unique(),
+    emailVerifiedAt: timestamp('email_verified_at', { withTimezone: true, precision: 3 }),
+    passwordHash: text('password_hash').notNull(),
+    name: text('name').notNull(),
+    /** ISO 3166-1 alpha-2. */
+    country: text('country').notNull(),
+    phone: text('phone'),
+    status: text('status', { enum: ['active', 'suspended', 'closed'] }).notNull(),
+    kycStatus: text('kyc_status', { enum: kycStatuses }).notNull(),
+    kycExpiresAt: timestamp('kyc_expires_at', { withTimezone: true, precision: 3 }),
+    /** The introducing broker who referred the client (partners arrive with the partners module). */
+    partnerId: uuid('partner_id'),
+    createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull(),
+    updatedAt: timestamp('updated_at', { withTimezone: true, precision: 3 }).notNull(),
+  },
+  (t) => [index('clients_kyc_status_idx').on(t.kycStatus), index('clients_partner_idx').on(t.partnerId)],
+);
+
+/** Single-use email verification links; only the token's SHA-256 is stored. */
+export const emailVerificationTokens = pgTable('email_verification_tokens', {
+  tokenHash: text('token_hash').primaryKey(),
+  clientId: uuid('client_id')
+    .notNull()
+    .references(() => clients.id),
+  expiresAt: timestamp('expires_at', { withTimezone: true, precision: 3 }).notNull(),
+  usedAt: timestamp('used_at', { withTimezone: true, precision: 3 }),
+  createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull(),
+});
+
+/** Outgoing email, written in the transaction that causes it and sent by the worker over SMTP. */
+export const outboxEmails = pgTable(
+  'outbox_emails',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    kind: text('kind').notNull(),
+    to: text('to').notNull(),
+    subject: text('subject').notNull(),
+    text: text('text').notNull(),
+    status: text('status', { enum: ['pending', 'sent', 'failed'] }).notNull(),
+    attempts: integer('attempts').notNull().default(0),
+    nextAttemptAt: timestamp('next_attempt_at', { withTimezone: true, precision: 3 }).notNull(),
+    lastError: text('last_error'),
+    createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull(),
+    sentAt: timestamp('sent_at', { withTimezone: true, precision: 3 }),
+  },
+  (t) => [index('outbox_emails_pending_idx').on(t.nextAttemptAt).where(sql`${t.status} = 'pending'`)],
+);
+
+export const kycDocumentTypes = [
+  'passport',
+  'id_card',
+  'driving_licence',
+  'proof_of_address',
+  'selfie',
+  'other',
+] as const;
+
+/** KYC documents: stored outside the web root under random names; served only to their client and entitled staff. */
+export const kycDocuments = pgTable(
+  'kyc_documents',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    clientId: uuid('client_id')
+      .notNull()
+      .references(() => clients.id),
+    type: text('type', { enum: kycDocumentTypes }).notNull(),
+    storageKey: text('storage_key').notNull().unique(),
+    originalName: text('original_name').notNull(),
+    /** The type found by sniffing the content, not the one the upload claimed. */
+    contentType: text('content_type').notNull(),
+    sizeBytes: integer('size_bytes').notNull(),
+    sha256: text('sha256').notNull(),
+    status: text('status', { enum: ['pending', 'approved', 'rejected'] }).notNull(),
+    reviewNote: text('review_note'),
+    reviewedBy: text('reviewed_by'),
+    reviewedAt: timestamp('reviewed_at', { withTimezone: true, precision: 3 }),
+    uploadedAt: timestamp('uploaded_at', { withTimezone: true, precision: 3 }).notNull(),
+  },
+  (t) => [
+    index('kyc_documents_client_idx').on(t.clientId),
+    index('kyc_documents_status_idx').on(t.status, t.uploadedAt),
+  ],
+);
+
+/** Every KYC status change of a client, with who made it and why. */
+export const kycStatusHistory = pgTable(
+  'kyc_status_history',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    clientId: uuid('client_id')
+      .notNull()
+      .references(() => clients.id),
+    fromStatus: text('from_status', { enum: kycStatuses }).notNull(),
+    toStatus: text('to_status', { enum: kycStatuses }).notNull(),
+    reason: text('reason'),
+    actorType: text('actor_type').notNull(),
+    actorId: text('actor_id'),
+    at: timestamp('at', { withTimezone: true, precision: 3 }).notNull(),
+  },
+  (t) => [index('kyc_status_history_client_idx').on(t.clientId, t.id)],
+);
+
+export const kycPolicies = [
+  'none',
+  'create_on_approval',
+  'enable_trading_on_approval',
+  'move_group_on_approval',
+] as const;
+export type KycPolicy = (typeof kycPolicies)[number];
+
+/**
+ * Products (account types): which server and group an account of this type opens in, its currency and leverages,
+ * and what KYC approval does to it. The mapping is validated against the server's own groups when saved.
+ */
+export const products = pgTable('products', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  code: text('code').notNull().unique(),
+  name: text('name').notNull(),
+  environment: text('environment', { enum: ['live', 'demo'] }).notNull(),
+  serverCode: text('server_code')
+    .notNull()
+    .references(() => tradingServers.code),
+  groupName: text('group_name').notNull(),
+  currency: text('currency').notNull(),
+  allowedLeverages: integer('allowed_leverages').array().notNull(),
+  defaultLeverage: integer('default_leverage').notNull(),
+  kycPolicy: text('kyc_policy', { enum: kycPolicies }).notNull(),
+  /** For move_group_on_approval: where the account waits until KYC is approved. */
+  restrictedGroupName: text('restricted_group_name'),
+  /** Demo accounts: the balance they open with, in minor units. */
+  demoDeposit: bigint('demo_deposit', { mode: 'number' }),
+  enabled: boolean('enabled').notNull().default(true),
+  createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull(),
+  updatedAt: timestamp('updated_at', { withTimezone: true, precision: 3 }).notNull(),
+});
+
+export const tradingAccountStatuses = ['requested', 'opening', 'open', 'failed', 'closed'] as const;
+
+/** A client's trading account on a server: requested → opening → open (or failed with the server's reason). */
+export const tradingAccounts = pgTable(
+  'trading_accounts',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    clientId: uuid('client_id')
+      .notNull()
+      .references(() => clients.id),
+    productId: uuid('product_id')
+      .notNull()
+      .references(() => products.id),
+    serverCode: text('server_code').notNull(),
+    login: bigint('login', { mode: 'number' }),
+    groupName: text('group_name').notNull(),
+    currency: text('currency').notNull(),
+    leverage: integer('leverage').notNull(),
+    status: text('status', { enum: tradingAccountStatuses }).notNull(),
+    tradingEnabled: boolean('trading_enabled').notNull(),
+    failureReason: text('failure_reason'),
+    openOperationId: uuid('open_operation_id'),
+    createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull(),
+    updatedAt: timestamp('updated_at', { withTimezone: true, precision: 3 }).notNull(),
+  },
+  (t) => [
+    uniqueIndex('trading_accounts_server_login_idx').on(t.serverCode, t.login),
+    index('trading_accounts_client_idx').on(t.clientId),
+  ],
+);

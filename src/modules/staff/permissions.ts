@@ -15,6 +15,14 @@ export const permissions = {
   'alerts.read': ['admin', 'compliance', 'finance', 'support', 'dealing'],
   'alerts.manage': ['admin', 'finance', 'dealing'],
   'audit.read': ['admin', 'compliance'],
+  'clients.read': ['admin', 'compliance', 'finance', 'support', 'dealing'],
+  'clients.manage': ['admin', 'compliance', 'support'],
+  'kyc.read': ['admin', 'compliance', 'support'],
+  'kyc.review': ['admin', 'compliance'],
+  'products.read': ['admin', 'dealing', 'support', 'finance'],
+  'products.manage': ['admin'],
+  'accounts.read': ['admin', 'compliance', 'finance', 'support', 'dealing'],
+  'accounts.manage': ['admin', 'dealing'],
 } as const satisfies Record<string, readonly StaffRole[]>;
 
 export type Permission = keyof typeof permissions;
