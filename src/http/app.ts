@@ -11,10 +11,12 @@ import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { AppContext } from '../app/context.ts';
+import { ClientSessions } from '../modules/clients/sessions.ts';
 import { StaffService } from '../modules/staff/service.ts';
 import { OperationsEngine } from '../operations/engine.ts';
 import { registry as metricsRegistry, registerDatabaseGauges, registerServerGauges } from '../operations/metrics.ts';
 import { registerBackoffice } from './backoffice.ts';
+import { registerClientAuth } from './client-auth.ts';
 import { toErrorResponse } from './errors.ts';
 import { registerStaffAuth } from './staff-auth.ts';
 
@@ -26,6 +28,7 @@ declare module 'fastify' {
 
 export interface AppOptions {
   staff?: StaffService;
+  clientSessions?: ClientSessions;
 }
 
 export async function buildApp(ctx: AppContext, options: AppOptions = {}): Promise<FastifyInstance> {
@@ -66,6 +69,8 @@ export async function buildApp(ctx: AppContext, options: AppOptions = {}): Promi
 
   const staff = options.staff ?? new StaffService(ctx.database, ctx.sealer, ctx.clock);
   registerStaffAuth(app, staff);
+  const clientSessions = options.clientSessions ?? new ClientSessions(ctx.database, ctx.clock);
+  registerClientAuth(app, clientSessions);
   registerBackoffice(app, {
     ctx,
     staff,
