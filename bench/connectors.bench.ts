@@ -3,28 +3,16 @@
  * (many in parallel over the connector's session pool) and deals listed per second (paged, normalised to minor
  * units, lots and UTC). Client and simulator share this process, as they share the machine in production tests.
  */
-import { readFileSync } from 'node:fs';
 import type { SimulatorHandle } from '../sim/common/types.ts';
 import { startMt5Simulator } from '../sim/mt5/server.ts';
 import type { ConnectorConfig } from '../src/platforms/connector.ts';
 import { createMt5Connector } from '../src/platforms/mt5/connector.ts';
 import { newReference } from '../src/platforms/reference.ts';
 import type { Platform } from '../src/platforms/types.ts';
+import { connectorConfig } from '../test/support/simulators.ts';
 
 export function configFor(sim: SimulatorHandle, sessions: number): ConnectorConfig {
-  return {
-    code: sim.name,
-    platform: sim.platform,
-    environment: sim.environment,
-    address: sim.url,
-    managerLogin: sim.manager.login,
-    password: sim.manager.password,
-    ca: sim.certPath ? readFileSync(sim.certPath, 'utf8') : undefined,
-    timeZone: 'Europe/Nicosia',
-    connectTimeoutMs: 5000,
-    requestTimeoutMs: 15000,
-    sessions,
-  };
+  return connectorConfig(sim, { connectTimeoutMs: 5000, requestTimeoutMs: 15000, sessions });
 }
 
 export async function balanceThroughput(platform: Platform, logins: number[], seconds: number, concurrency: number) {

@@ -8,20 +8,13 @@ import { asc, gt, sql } from 'drizzle-orm';
 import { type Clock, systemClock } from '../../clock.ts';
 import type { Executor } from '../../db/connect.ts';
 import { auditEvents } from '../../db/schema.ts';
+import type { AuditEntry } from '../../operations/ports.ts';
 import { eventHash, GENESIS_HASH, hashedContent } from './chain.ts';
 
-export type ActorType = 'client' | 'staff' | 'system' | 'server' | 'psp';
+export type ActorType = AuditEntry['actorType'];
 
-export interface AuditInput {
-  actorType: ActorType;
-  actorId?: string | null;
-  action: string;
-  entityType: string;
-  entityId: string;
-  before?: unknown;
-  after?: unknown;
-  correlationId?: string | null;
-}
+/** One event as a module describes it (the shape the operations engine's audit port uses). */
+export type AuditInput = AuditEntry;
 
 export type AuditEvent = typeof auditEvents.$inferSelect;
 
