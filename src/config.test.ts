@@ -19,7 +19,7 @@ describe('loadConfig', () => {
     const config = loadConfig({ env: {} });
     expect(config.databaseUrl).toBeUndefined();
     expect(config.dataDir).toBe('./data');
-    expect(config.http).toEqual({ host: '127.0.0.1', port: 8080 });
+    expect(config.http).toEqual({ host: '127.0.0.1', port: 8080, secureCookies: false });
   });
 
   it('reads environment variables', () => {

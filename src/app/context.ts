@@ -14,6 +14,7 @@ import { AlertService } from '../modules/alerts/service.ts';
 import { recordAudit } from '../modules/audit/service.ts';
 import type { AuditPort, OperationHandler, OperationsDeps } from '../operations/ports.ts';
 import { Sealer } from '../operations/sealed.ts';
+import { createMt4Connector } from '../platforms/mt4/connector.ts';
 import { createMt5Connector } from '../platforms/mt5/connector.ts';
 import { ServerRegistry } from '../platforms/registry.ts';
 import { resolveSecret } from '../platforms/secrets.ts';
@@ -88,7 +89,12 @@ export async function createContext(
   const channels = alertChannels(config, clock);
   const database = await connect({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
   await database.migrate();
-  const registry = new ServerRegistry({ database, clock, logger, factories: { mt5: createMt5Connector } });
+  const registry = new ServerRegistry({
+    database,
+    clock,
+    logger,
+    factories: { mt4: createMt4Connector, mt5: createMt5Connector },
+  });
   const alerts = new AlertService({ clock, channels: channels.map((c) => c.name) });
   const audit: AuditPort = { record: (tx, entry) => recordAudit(tx, entry, clock) };
   return {

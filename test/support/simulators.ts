@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { SimulatorHandle } from '../../sim/common/types.ts';
+import { type Mt4SimulatorOptions, startMt4Simulator } from '../../sim/mt4/server.ts';
 import { type Mt5SimulatorOptions, startMt5Simulator } from '../../sim/mt5/server.ts';
 import type { ConnectorConfig } from '../../src/platforms/connector.ts';
 
@@ -40,4 +41,8 @@ export async function control(sim: SimulatorHandle, method: string, path: string
   const text = await response.text();
   if (!response.ok) throw new Error(`control ${method} ${path}: HTTP ${response.status} ${text}`);
   return text ? JSON.parse(text) : null;
+}
+
+export async function startMt4(options: Mt4SimulatorOptions = {}) {
+  return startMt4Simulator({ quiet: true, port: 0, controlPort: 0, ...options });
 }

@@ -26,9 +26,9 @@ import { RET, retcodeMeaning } from './retcodes.ts';
 export const SESSION_HEADER = 'x-mt4-session';
 export const PUMPING_PATH = '/v1/Pumping';
 /**
- * Idle keep-alive connections are closed after this long, well before a server would close them itself (Node's
- * default is 5 s, Fastify's 72 s): a write sent on a connection the server is closing at that moment would be reset
- * and become ambiguous for nothing.
+ * Idle keep-alive connections are closed after this long, before a server would close them itself (Node's default
+ * is 5 s, Fastify's 72 s; a `Keep-Alive: timeout=N` hint from the bridge lowers it further): a write sent on a
+ * connection the server is closing at that moment would be reset and become ambiguous for nothing.
  */
 const IDLE_SOCKET_MS = 4_000;
 const USER_AGENT = 'Brokerdesk';
@@ -264,6 +264,7 @@ export class Mt4Session {
       throw new DefinitiveError(message, details, request.reasonFor?.(ret) ?? meaning.reason ?? 'other');
     }
     if (meaning.class === 'ambiguous' && request.write) throw new AmbiguousError(message, details);
+    // not_sent; ambiguous for a read; no_session once logging in again did not help (call() handled the rest).
     throw new NotSentError(message, details);
   }
 
