@@ -94,6 +94,41 @@ export const configSchema = z
       })
       .strict()
       .default({ host: '127.0.0.1', port: 8080, secureCookies: false }),
+    /** Where clients reach the portal: the base of links in emails (verification). */
+    publicUrl: z
+      .url('must be a URL such as https://portal.example.com')
+      .transform((v) => v.replace(/\/+$/, ''))
+      .default('http://127.0.0.1:8080'),
+    /** Email to clients (verification links, notices), written to an outbox and sent by the worker. */
+    mail: z
+      .object({
+        /** Absent: emails wait in the outbox, unsent, until an SMTP relay is configured. */
+        smtp: z
+          .object({
+            host: z.string().min(1),
+            port: z.coerce.number().int().min(1).max(65535),
+            secure: z.union([z.boolean(), z.stringbool()], { error: 'must be true or false' }).default(false),
+            user: z.string().optional(),
+            /** Secret reference (env:VAR or file:/path) of the SMTP password. */
+            passwordSecret: z.string().optional(),
+            from: z.string().min(3),
+          })
+          .strict()
+          .optional(),
+      })
+      .strict()
+      .default({}),
+    kyc: z
+      .object({
+        /** The largest KYC document a client may upload. */
+        maxUploadBytes: z.coerce.number().int().min(1024).max(104_857_600).default(10_485_760),
+        /** Where documents are stored (outside any web root). Default: `<dataDir>/kyc`. */
+        storageDir: z.string().min(1).optional(),
+        /** How long an approval lasts before the client must be reviewed again. */
+        validityDays: z.coerce.number().int().min(1).max(3650).default(365),
+      })
+      .strict()
+      .default({ maxUploadBytes: 10_485_760, validityDays: 365 }),
   })
   .strict();
 
@@ -115,6 +150,16 @@ const envMap: Record<string, string[]> = {
   WORKER_VERIFY_DELAY_MS: ['worker', 'verifyDelayMs'],
   ALERT_WEBHOOK_URL: ['alerts', 'webhookUrl'],
   ALERT_WEBHOOK_SECRET: ['alerts', 'webhookSecret'],
+  PUBLIC_URL: ['publicUrl'],
+  SMTP_HOST: ['mail', 'smtp', 'host'],
+  SMTP_PORT: ['mail', 'smtp', 'port'],
+  SMTP_SECURE: ['mail', 'smtp', 'secure'],
+  SMTP_USER: ['mail', 'smtp', 'user'],
+  SMTP_PASSWORD_SECRET: ['mail', 'smtp', 'passwordSecret'],
+  MAIL_FROM: ['mail', 'smtp', 'from'],
+  KYC_MAX_UPLOAD_BYTES: ['kyc', 'maxUploadBytes'],
+  KYC_STORAGE_DIR: ['kyc', 'storageDir'],
+  KYC_VALIDITY_DAYS: ['kyc', 'validityDays'],
 };
 
 export class ConfigError extends Error {

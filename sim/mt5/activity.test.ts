@@ -182,6 +182,21 @@ describe('trading activity', () => {
     expect(active.some((d) => d.Action === '0' || d.Action === '1')).toBe(true);
   });
 
+  it('skips an account too poor for the smallest lot instead of looping', async () => {
+    const s = await startTestSim({ seed: 4 });
+    opened.push(s);
+    const poor = await s.control('POST', '/control/accounts', {
+      group: 'real\\standard-jpy',
+      name: 'Poor',
+      leverage: 1,
+      deposit: 150,
+    });
+    await step(s, 50);
+    const c = await s.authed();
+    const trades = (await allDeals(c, Number(poor.json.Login))).filter((d) => d.Action === '0' || d.Action === '1');
+    expect(trades).toEqual([]);
+  });
+
   it('runs by itself only when an interval is configured', async () => {
     const idle = await simWithAccounts({ seed: 4 });
     expect((await idle.control('GET', '/control/status')).json.activityStep).toBe(0);

@@ -114,7 +114,9 @@ export class ActivityGenerator {
     const budget = this.engine.accountState(user).marginFree * MARGIN_SHARE;
     let lots: number = this.rng.pick(LOT_SIZES);
     while (lots >= 0.01 && this.engine.marginRequired(user, spec.name, action, lotsToVolume(lots)) > budget) {
-      lots = roundTo(lots / 2, 2);
+      // Round down: rounding 0.005 to the nearest would give 0.01 again, and an account that cannot afford the
+      // smallest lot would loop here for ever.
+      lots = Math.floor((lots / 2) * 100 + 1e-9) / 100;
     }
     if (lots < 0.01) return 0;
     const volume = lotsToVolume(lots);

@@ -9,9 +9,16 @@ import { type Clock, systemClock } from '../clock.ts';
 import { type Config, ConfigError } from '../config.ts';
 import { connect, type Database } from '../db/connect.ts';
 import { createLogger, type Logger } from '../log.ts';
+import { accountOperationHandlers } from '../modules/accounts/handlers.ts';
+import { createKycPolicy } from '../modules/accounts/kyc-policy.ts';
 import { type AlertChannel, EmailChannel, WebhookChannel } from '../modules/alerts/channels.ts';
 import { AlertService } from '../modules/alerts/service.ts';
 import { recordAudit } from '../modules/audit/service.ts';
+import { ClientService } from '../modules/clients/service.ts';
+import { KycService } from '../modules/kyc/service.ts';
+import { KycStorage } from '../modules/kyc/storage.ts';
+import type { Mailer } from '../modules/mail/outbox.ts';
+import { SmtpMailer } from '../modules/mail/smtp.ts';
 import type { AuditPort, OperationHandler, OperationsDeps } from '../operations/ports.ts';
 import { Sealer } from '../operations/sealed.ts';
 import { createMt4Connector } from '../platforms/mt4/connector.ts';
@@ -29,6 +36,11 @@ export interface AppContext {
   alerts: AlertService;
   alertChannels: AlertChannel[];
   sealer: Sealer;
+  /** Sends client emails from the outbox; null when no SMTP relay is configured (emails wait in the outbox). */
+  mailer: Mailer | null;
+  clients: ClientService;
+  /** KYC documents, review and status; other modules subscribe with `kyc.onStatusChange`. */
+  kyc: KycService;
   operationsDeps(handlers?: Record<string, OperationHandler>): OperationsDeps;
   close(): Promise<void>;
 }
@@ -97,6 +109,28 @@ export async function createContext(
   });
   const alerts = new AlertService({ clock, channels: channels.map((c) => c.name) });
   const audit: AuditPort = { record: (tx, entry) => recordAudit(tx, entry, clock) };
+  const accountHandlers = accountOperationHandlers({ clock, sealer, audit, groups: (code) => registry.groups(code) });
+  const mailSmtp = config.mail.smtp;
+  const mailer = mailSmtp
+    ? new SmtpMailer({
+        host: mailSmtp.host,
+        port: mailSmtp.port,
+        secure: mailSmtp.secure,
+        user: mailSmtp.user,
+        password: mailSmtp.passwordSecret ? resolveSecret(mailSmtp.passwordSecret) : undefined,
+        from: mailSmtp.from,
+      })
+    : null;
+  const clientService = new ClientService({ database, clock, publicUrl: config.publicUrl });
+  const kyc = new KycService({
+    database,
+    clock,
+    storage: new KycStorage(config.kyc.storageDir ?? join(config.dataDir, 'kyc')),
+    maxUploadBytes: config.kyc.maxUploadBytes,
+    validityDays: config.kyc.validityDays,
+  });
+  // KYC decisions drive trading permissions (each product's policy), in the same transaction as the decision.
+  kyc.onStatusChange(createKycPolicy({ clock, sealer, audit }));
   return {
     config,
     logger,
@@ -107,6 +141,9 @@ export async function createContext(
     alerts,
     alertChannels: channels,
     sealer,
+    mailer,
+    clients: clientService,
+    kyc,
     operationsDeps: (handlers = {}) => ({
       database,
       platforms: registry,
@@ -114,12 +151,13 @@ export async function createContext(
       sealer,
       audit,
       alerts,
-      handlers,
+      handlers: { ...accountHandlers, ...handlers },
       logger,
     }),
     async close() {
       await registry.close();
       for (const c of channels) if (c instanceof EmailChannel) c.close();
+      mailer?.close?.();
       await database.close();
     },
   };

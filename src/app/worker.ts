@@ -3,6 +3,7 @@
  * monitor alerts. Stateless: any number of workers can run against one PostgreSQL.
  */
 import { deliverAlerts } from '../modules/alerts/delivery.ts';
+import { deliverOutboxEmails } from '../modules/mail/outbox.ts';
 import { OperationsEngine } from '../operations/engine.ts';
 import { registerDatabaseGauges } from '../operations/metrics.ts';
 import { checkOperationsHealth } from '../operations/monitor.ts';
@@ -52,6 +53,8 @@ export async function startWorker(
   const timers = [
     every(2_000, () => deliverAlerts(ctx.database, ctx.alertChannels, { clock: ctx.clock }), 'alert delivery'),
     every(20_000, () => ctx.registry.pingAll(), 'server ping'),
+    every(5_000, () => deliverOutboxEmails(ctx.database, ctx.mailer, { clock: ctx.clock }), 'email delivery'),
+    every(600_000, () => ctx.kyc.expireDue(), 'kyc expiry'),
     every(
       15_000,
       () =>

@@ -5,6 +5,7 @@
  */
 import cookie from '@fastify/cookie';
 import helmet from '@fastify/helmet';
+import multipart from '@fastify/multipart';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -16,8 +17,12 @@ import { StaffService } from '../modules/staff/service.ts';
 import { OperationsEngine } from '../operations/engine.ts';
 import { registry as metricsRegistry, registerDatabaseGauges, registerServerGauges } from '../operations/metrics.ts';
 import { registerBackoffice } from './backoffice.ts';
+import { registerBackofficeAccounts } from './backoffice-accounts.ts';
+import { registerBackofficeClients } from './backoffice-clients.ts';
 import { registerClientAuth } from './client-auth.ts';
 import { toErrorResponse } from './errors.ts';
+import { registerPortalAccounts } from './portal-accounts.ts';
+import { registerPortalClients } from './portal-clients.ts';
 import { registerStaffAuth } from './staff-auth.ts';
 
 declare module 'fastify' {
@@ -59,6 +64,10 @@ export async function buildApp(ctx: AppContext, options: AppOptions = {}): Promi
   await app.register(helmet, { global: true });
   await app.register(cookie);
   await app.register(rateLimit, { global: false });
+  // Multipart only where a route reads it (KYC uploads); the per-route limits there are the binding ones.
+  await app.register(multipart, {
+    limits: { fileSize: ctx.config.kyc.maxUploadBytes, files: 1, fields: 10, fieldSize: 1000, parts: 11 },
+  });
   await app.register(swagger, {
     openapi: {
       info: { title: 'Brokerdesk API', version: '0.1.0', description: 'Back office, client portal and partner APIs' },
@@ -71,6 +80,16 @@ export async function buildApp(ctx: AppContext, options: AppOptions = {}): Promi
   registerStaffAuth(app, staff);
   const clientSessions = options.clientSessions ?? new ClientSessions(ctx.database, ctx.clock);
   registerClientAuth(app, clientSessions);
+  registerPortalClients(app, {
+    ctx,
+    clients: ctx.clients,
+    kyc: ctx.kyc,
+    sessions: clientSessions,
+    secureCookies: ctx.config.http.secureCookies,
+  });
+  registerBackofficeClients(app, { clients: ctx.clients, kyc: ctx.kyc });
+  registerPortalAccounts(app, { ctx });
+  registerBackofficeAccounts(app, { ctx });
   registerBackoffice(app, {
     ctx,
     staff,

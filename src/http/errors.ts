@@ -4,7 +4,11 @@
  */
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { ZodError } from 'zod';
+import { AccountError } from '../modules/accounts/errors.ts';
 import { AlertStateError } from '../modules/alerts/service.ts';
+import { ClientError } from '../modules/clients/service.ts';
+import { KycError } from '../modules/kyc/service.ts';
+import { ProductError } from '../modules/products/service.ts';
 import { AuthError, StaffError } from '../modules/staff/service.ts';
 import { OperationStateError } from '../operations/admin.ts';
 import { OperationInputError } from '../operations/enqueue.ts';
@@ -44,6 +48,20 @@ const statusByCode: Record<string, number> = {
   OPERATION_NOT_CANCELLABLE: 409,
   ALERT_NOT_FOUND: 404,
   ALERT_ALREADY_RESOLVED: 409,
+  CLIENT_EXISTS: 409,
+  CLIENT_NOT_FOUND: 404,
+  VERIFICATION_TOKEN_INVALID: 400,
+  VERIFICATION_TOKEN_USED: 409,
+  VERIFICATION_TOKEN_EXPIRED: 410,
+  EMAIL_ALREADY_VERIFIED: 409,
+  KYC_FILE_EMPTY: 400,
+  KYC_FILE_TOO_LARGE: 413,
+  KYC_FILE_TYPE_NOT_ALLOWED: 415,
+  KYC_DOCUMENT_NOT_FOUND: 404,
+  KYC_DOCUMENT_ALREADY_REVIEWED: 409,
+  KYC_CLIENT_NOT_FOUND: 404,
+  KYC_TRANSITION_NOT_ALLOWED: 409,
+  KYC_DOCUMENTS_NOT_REVIEWED: 409,
 };
 
 type FastifyLikeError = Error & {
@@ -98,6 +116,14 @@ export function toErrorResponse(err: unknown): { status: number; body: ErrorBody
   ) {
     return { status: statusByCode[err.code] ?? 400, body: { code: err.code, message: err.message }, unexpected: false };
   }
+  if (err instanceof ClientError || err instanceof KycError)
+    return { status: statusByCode[err.code] ?? 400, body: { code: err.code, message: err.message }, unexpected: false };
+  if (err instanceof ProductError || err instanceof AccountError)
+    return {
+      status: err.status,
+      body: { code: err.code, message: err.message, details: err.details },
+      unexpected: false,
+    };
   if (err instanceof ServerSettingsError)
     return { status: 400, body: { code: err.code, message: err.message, details: err.problems }, unexpected: false };
   if (err instanceof OperationInputError)

@@ -106,6 +106,7 @@ const money = (kind: 'balance' | 'credit'): KindBehaviour => ({
       login: requireLogin(ctx),
       kind,
       amount: p.amount,
+      currency: p.currency,
       reference: ctx.reference,
       note: p.note,
       creditExpiresAt: p.expiresAt ? new Date(p.expiresAt) : undefined,

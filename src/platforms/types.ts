@@ -73,6 +73,11 @@ export interface BalanceOperationRequest {
   kind: BalanceKind;
   /** Signed, in minor units of the account currency: negative = withdrawal / credit out. */
   amount: number;
+  /**
+   * The currency the CRM believes the account is in. When given and the account's group is in another currency
+   * (a dealer moved it), the operation is refused before anything is sent.
+   */
+  currency?: string | undefined;
   /** The operation's reference (see reference.ts); written first in the server comment. */
   reference: string;
   /** Free text after the reference; cut to fit the 31-character comment. */

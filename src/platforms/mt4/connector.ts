@@ -253,6 +253,13 @@ export class Mt4Connector implements Platform {
     // The account's group is read now, not from a cache: the digits that turn minor units into the server's double
     // must be those of the group the account is in at this moment (a dealer may have moved it).
     const { group } = await this.accountAndGroup(op.login);
+    if (op.currency && op.currency !== group.currency) {
+      throw this.refuse(
+        call,
+        'currency_mismatch',
+        `account ${op.login} is in ${group.currency} (group ${group.name}), the operation is in ${op.currency}`,
+      );
+    }
     const amount = fromMinorUnits(op.amount, group.currencyDigits);
     // A decimal string with at most 8 digits → the nearest double; the bridge rounds it back to exactly these digits.
     const price = Number(amount);

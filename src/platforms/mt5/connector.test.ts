@@ -132,6 +132,37 @@ describe('MT5 connector against the MT5 Web API simulator', () => {
     expect(parseReference(found!.comment)?.reference).toBe(reference);
   });
 
+  it('converts with the digits of the group the account is in now, and refuses a currency mismatch before sending', async () => {
+    const moved = await mt5.openAccount({ group: USD, name: 'Moved', leverage: 100, ...passwords });
+    await mt5.postBalanceOperation({
+      login: moved.login,
+      kind: 'balance',
+      amount: 150,
+      reference: newReference('deposit'),
+      currency: 'USD',
+    });
+    // A dealer moves the account to the JPY group (0 digits) behind the CRM's back.
+    await control(sim, 'POST', '/control/dealer/balance', { login: moved.login, amount: -1.5 });
+    await control(sim, 'POST', '/control/dealer/move', { login: moved.login, group: 'real\\standard-jpy' });
+    await expect(
+      mt5.postBalanceOperation({
+        login: moved.login,
+        kind: 'balance',
+        amount: 150,
+        reference: newReference('deposit'),
+        currency: 'USD',
+      }),
+    ).rejects.toMatchObject({ errorClass: 'definitive', reason: 'currency_mismatch' });
+    await mt5.postBalanceOperation({
+      login: moved.login,
+      kind: 'balance',
+      amount: 150,
+      reference: newReference('deposit'),
+      currency: 'JPY',
+    });
+    expect(await mt5.getAccount(moved.login)).toMatchObject({ currency: 'JPY', currencyDigits: 0, balance: 150 });
+  });
+
   it('refuses a withdrawal above free margin as not enough money', async () => {
     await expect(
       mt5.postBalanceOperation({

@@ -254,7 +254,23 @@ export class Mt5Connector implements Platform {
   // --- money ------------------------------------------------------------------------------------------------------
 
   async postBalanceOperation(op: BalanceOperationRequest): Promise<BalanceOperationResult> {
+    // The account's group is read now, not from a cache: the digits that turn minor units into the amount sent must
+    // be those of the group the account is in at this moment (a dealer may have moved it, e.g. from USD to JPY).
+    this.loginGroup.delete(op.login);
     const group = await this.groupOfLogin(op.login);
+    if (op.currency && op.currency !== group.currency) {
+      throw new DefinitiveError(
+        `${this.server}: account ${op.login} is in ${group.currency} (group ${group.name}), the operation is in ${op.currency}: nothing was sent`,
+        {
+          server: this.server,
+          platform: 'mt5',
+          code: null,
+          serverText: 'currency mismatch',
+          request: { method: 'GET', path: '/api/trade/balance' },
+        },
+        'currency_mismatch',
+      );
+    }
     const comment = buildComment(op.reference, op.note);
     const answer = await this.object({
       path: '/api/trade/balance',
