@@ -4,8 +4,10 @@
  * units, lots and UTC). Client and simulator share this process, as they share the machine in production tests.
  */
 import type { SimulatorHandle } from '../sim/common/types.ts';
+import { startMt4Simulator } from '../sim/mt4/server.ts';
 import { startMt5Simulator } from '../sim/mt5/server.ts';
 import type { ConnectorConfig } from '../src/platforms/connector.ts';
+import { createMt4Connector } from '../src/platforms/mt4/connector.ts';
 import { createMt5Connector } from '../src/platforms/mt5/connector.ts';
 import { newReference } from '../src/platforms/reference.ts';
 import type { Platform } from '../src/platforms/types.ts';
@@ -52,48 +54,55 @@ export async function listingThroughput(platform: Platform, login: number) {
   return { count, perSecond: count / ((performance.now() - started) / 1000) };
 }
 
+async function fillHistory(platform: Platform, login: number, records: number): Promise<void> {
+  const more = records - (await listingThroughput(platform, login)).count;
+  await Promise.all(
+    Array.from({ length: 16 }, async (_, w) => {
+      for (let i = w; i < more; i += 16) {
+        await platform.postBalanceOperation({ login, kind: 'balance', amount: 1, reference: newReference('deposit') });
+      }
+    }),
+  );
+}
+
+async function measure(label: string, platform: Platform, group: string, passwords: [string, string]): Promise<void> {
+  const logins: number[] = [];
+  for (let i = 0; i < 50; i++) {
+    const account = await platform.openAccount({
+      group,
+      name: `Bench ${i}`,
+      leverage: 100,
+      mainPassword: passwords[0],
+      investorPassword: passwords[1],
+    });
+    logins.push(account.login);
+  }
+  await balanceThroughput(platform, logins, 1, 16); // warm-up
+  const balance = await balanceThroughput(platform, logins, 3, 32);
+  console.log(
+    `${label} connector: ${balance.perSecond.toFixed(0)} balance operations/s (32 in flight), p50 ${balance.p50.toFixed(2)} ms, p99 ${balance.p99.toFixed(2)} ms`,
+  );
+  await fillHistory(platform, logins[0]!, 5000);
+  const listing = await listingThroughput(platform, logins[0]!);
+  console.log(`${label} connector: listed ${listing.count} records at ${listing.perSecond.toFixed(0)} records/s`);
+}
+
 export default async function bench(): Promise<void> {
-  const sim = await startMt5Simulator({ name: 'mt5-bench', quiet: true, port: 0, controlPort: 0 });
-  const platform = createMt5Connector(configFor(sim, 8));
+  const mt5 = await startMt5Simulator({ name: 'mt5-bench', quiet: true, port: 0, controlPort: 0 });
+  const mt5Platform = createMt5Connector(configFor(mt5, 8));
   try {
-    const logins: number[] = [];
-    for (let i = 0; i < 50; i++) {
-      const account = await platform.openAccount({
-        group: 'real\\standard-usd',
-        name: `Bench ${i}`,
-        leverage: 100,
-        mainPassword: 'Bench!pass1',
-        investorPassword: 'Bench!pass2',
-      });
-      logins.push(account.login);
-    }
-    await balanceThroughput(platform, logins, 1, 16); // warm-up
-    const balance = await balanceThroughput(platform, logins, 3, 32);
-    console.log(
-      `MT5 connector: ${balance.perSecond.toFixed(0)} balance operations/s (32 in flight over 8 sessions), p50 ${balance.p50.toFixed(2)} ms, p99 ${balance.p99.toFixed(2)} ms`,
-    );
-    // One account with 5,000 records: deposits, then listing pages of 100.
-    const heavy = logins[0]!;
-    const more = 5000 - (await listingThroughput(platform, heavy)).count;
-    await Promise.all(
-      Array.from({ length: 16 }, async (_, w) => {
-        for (let i = w; i < more; i += 16) {
-          await platform.postBalanceOperation({
-            login: heavy,
-            kind: 'balance',
-            amount: 1,
-            reference: newReference('deposit'),
-          });
-        }
-      }),
-    );
-    const listing = await listingThroughput(platform, heavy);
-    console.log(
-      `MT5 connector: listed ${listing.count} deal records at ${listing.perSecond.toFixed(0)} deals/s (pages of 100)`,
-    );
+    await measure('MT5', mt5Platform, 'real\\standard-usd', ['Bench!pass1', 'Bench!pass2']);
   } finally {
-    await platform.close();
-    await sim.close();
+    await mt5Platform.close();
+    await mt5.close();
+  }
+  const mt4 = await startMt4Simulator({ name: 'mt4-bench', quiet: true, port: 0, controlPort: 0 });
+  const mt4Platform = createMt4Connector(configFor(mt4, 4));
+  try {
+    await measure('MT4', mt4Platform, 'real-std-usd', ['Bench1pass', 'Bench2pass']);
+  } finally {
+    await mt4Platform.close();
+    await mt4.close();
   }
 }
 
