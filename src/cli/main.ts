@@ -158,7 +158,7 @@ export function buildProgram(): Command {
 
   program
     .command('api')
-    .description('run the HTTP API (health, metrics) until stopped')
+    .description('run the HTTP API (back office, client portal, docs, health, metrics) until stopped')
     .action(async () => {
       const { createContext } = await import('../app/context.ts');
       const { buildApp } = await import('../http/app.ts');
@@ -167,7 +167,7 @@ export function buildProgram(): Command {
       const app = await buildApp(ctx);
       await app.listen({ host: config.http.host, port: config.http.port });
       console.log(
-        `brokerdesk api listening on http://${config.http.host}:${config.http.port} (health: /health, metrics: /metrics)`,
+        `brokerdesk api listening on http://${config.http.host}:${config.http.port} (API docs: /docs, health: /health, metrics: /metrics)`,
       );
       const stop = async () => {
         await app.close();
