@@ -5,6 +5,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
+import { ZodError } from 'zod';
 import { ConfigError, loadConfig } from '../config.ts';
 import { connect, type Database } from '../db/connect.ts';
 import { verifyAuditChain } from '../modules/audit/service.ts';
@@ -156,6 +157,37 @@ export function buildProgram(): Command {
       }),
     );
 
+  const staffCmd = program.command('staff').description('back-office staff');
+  staffCmd
+    .command('add')
+    .description('create a staff member (e.g. the first admin); the password comes from a secret reference')
+    .requiredOption('--email <email>', 'sign-in email')
+    .requiredOption('--name <name>', 'full name')
+    .requiredOption('--roles <roles>', 'comma-separated: admin, compliance, finance, support, dealing, partner_manager')
+    .requiredOption(
+      '--password-secret <ref>',
+      'env:VARIABLE or file:/path holding the initial password (at least 12 characters)',
+    )
+    .action((o: { email: string; name: string; roles: string; passwordSecret: string }) =>
+      withContext(async (ctx) => {
+        const { StaffService } = await import('../modules/staff/service.ts');
+        const { resolveSecret } = await import('../platforms/secrets.ts');
+        const staff = new StaffService(ctx.database, ctx.sealer, ctx.clock);
+        const created = await staff.create(
+          {
+            email: o.email,
+            name: o.name,
+            password: resolveSecret(o.passwordSecret),
+            roles: o.roles.split(',').map((r) => r.trim()) as never,
+          },
+          'system',
+        );
+        console.log(
+          `created ${created.email} (${created.roles.join(', ')}); roles that move money enrol two-factor at first sign-in`,
+        );
+      }),
+    );
+
   program
     .command('api')
     .description('run the HTTP API (back office, client portal, docs, health, metrics) until stopped')
@@ -220,6 +252,10 @@ export async function main(argv: string[]): Promise<void> {
     if (err instanceof ConfigError) {
       console.error(err.message);
       process.exit(78);
+    }
+    if (err instanceof ZodError) {
+      console.error(`brokerdesk: ${err.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`).join('; ')}`);
+      process.exit(1);
     }
     console.error(`brokerdesk: ${(err as Error).message}`);
     process.exit(1);
