@@ -100,6 +100,20 @@ describe('trading accounts and KYC policies (against MT5 simulators)', () => {
     expect(rightsOf(await onServer(now.account.id)).tradingAllowed).toBe(true);
   });
 
+  it('create_on_approval: a later expiry withdraws trading from the created account, a new approval restores it', async () => {
+    const clientId = await t.addClient({ kycStatus: 'approved' });
+    const productId = await t.product({ kycPolicy: 'create_on_approval' });
+    const { account: opened } = await t.accounts.request(clientId, { productId });
+    await t.engine.drain();
+    expect(rightsOf(await onServer(opened.id)).tradingAllowed).toBe(true);
+    await t.setKyc(clientId, 'expired');
+    await t.engine.drain();
+    expect(rightsOf(await onServer(opened.id))).toEqual({ enabled: true, tradingAllowed: false });
+    await t.setKyc(clientId, 'approved');
+    await t.engine.drain();
+    expect(rightsOf(await onServer(opened.id)).tradingAllowed).toBe(true);
+  });
+
   it('enable_trading_on_approval: opens without trading, approval enables it, rejection disables it again', async () => {
     const clientId = await t.addClient({ kycStatus: 'pending' });
     const productId = await t.product({ kycPolicy: 'enable_trading_on_approval' });

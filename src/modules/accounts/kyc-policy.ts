@@ -56,13 +56,12 @@ export function createKycPolicy(
         continue;
       }
       if (account.status !== 'open' || account.login === null) continue;
-      if (product.kycPolicy !== 'enable_trading_on_approval' && product.kycPolicy !== 'move_group_on_approval')
-        continue;
+      if (product.kycPolicy === 'none') continue;
       const wanted = desiredState(product, change.to);
       const current = await intendedState(tx, account);
       const update: AccountChange = {};
       if (product.kycPolicy === 'move_group_on_approval' && wanted.group !== current.group) update.group = wanted.group;
-      if (product.kycPolicy === 'enable_trading_on_approval' && wanted.tradingAllowed !== current.tradingAllowed) {
+      if (product.kycPolicy !== 'move_group_on_approval' && wanted.tradingAllowed !== current.tradingAllowed) {
         update.tradingAllowed = wanted.tradingAllowed;
       }
       if (Object.keys(update).length === 0) continue;

@@ -38,7 +38,8 @@ export function desiredState(product: Product, kyc: KycStatus): DesiredState {
     case 'none':
       return live;
     case 'create_on_approval':
-      return { ...live, create: approved };
+      // Approval creates the account; a later rejection or expiry withdraws trading from it (it cannot be uncreated).
+      return { ...live, create: approved, tradingAllowed: approved };
     case 'enable_trading_on_approval':
       return { ...live, tradingAllowed: approved };
     case 'move_group_on_approval':
