@@ -4,6 +4,7 @@
  */
 import { sql } from 'drizzle-orm';
 import {
+  type AnyPgColumn,
   bigint,
   bigserial,
   boolean,
@@ -282,6 +283,27 @@ export const kycStatuses = [
 ] as const;
 export type KycStatus = (typeof kycStatuses)[number];
 
+/**
+ * An introducing broker (partner): signs in to the partner area, refers clients with a referral code. `parentId`
+ * places a sub-IB under a master IB (commission trees arrive with the commissions module).
+ */
+export const partners = pgTable(
+  'partners',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    email: text('email').notNull().unique(),
+    name: text('name').notNull(),
+    passwordHash: text('password_hash').notNull(),
+    /** Upper-case letters and digits; appears in the referral link. */
+    referralCode: text('referral_code').notNull().unique(),
+    status: text('status', { enum: ['active', 'suspended'] }).notNull(),
+    parentId: uuid('parent_id').references((): AnyPgColumn => partners.id),
+    createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull(),
+    updatedAt: timestamp('updated_at', { withTimezone: true, precision: 3 }).notNull(),
+  },
+  (t) => [index('partners_parent_idx').on(t.parentId)],
+);
+
 /** A client: one identity holding any number of trading accounts, on MT4 and MT5, live and demo. */
 export const clients = pgTable(
   'clients',
@@ -297,8 +319,8 @@ export const clients = pgTable(
     status: text('status', { enum: ['active', 'suspended', 'closed'] }).notNull(),
     kycStatus: text('kyc_status', { enum: kycStatuses }).notNull(),
     kycExpiresAt: timestamp('kyc_expires_at', { withTimezone: true, precision: 3 }),
-    /** The introducing broker who referred the client (partners arrive with the partners module). */
-    partnerId: uuid('partner_id'),
+    /** The introducing broker who referred the client. */
+    partnerId: uuid('partner_id').references(() => partners.id),
     createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull(),
     updatedAt: timestamp('updated_at', { withTimezone: true, precision: 3 }).notNull(),
   },
