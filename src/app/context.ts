@@ -19,6 +19,7 @@ import { KycService } from '../modules/kyc/service.ts';
 import { KycStorage } from '../modules/kyc/storage.ts';
 import type { Mailer } from '../modules/mail/outbox.ts';
 import { SmtpMailer } from '../modules/mail/smtp.ts';
+import { PartnerService } from '../modules/partners/service.ts';
 import type { AuditPort, OperationHandler, OperationsDeps } from '../operations/ports.ts';
 import { Sealer } from '../operations/sealed.ts';
 import { createMt4Connector } from '../platforms/mt4/connector.ts';
@@ -41,6 +42,8 @@ export interface AppContext {
   clients: ClientService;
   /** KYC documents, review and status; other modules subscribe with `kyc.onStatusChange`. */
   kyc: KycService;
+  /** Introducing brokers, their referral codes and referred clients. */
+  partners: PartnerService;
   operationsDeps(handlers?: Record<string, OperationHandler>): OperationsDeps;
   close(): Promise<void>;
 }
@@ -144,6 +147,7 @@ export async function createContext(
     mailer,
     clients: clientService,
     kyc,
+    partners: new PartnerService({ database, clock, publicUrl: config.publicUrl }),
     operationsDeps: (handlers = {}) => ({
       database,
       platforms: registry,

@@ -1,6 +1,6 @@
 /**
  * The HTTP application: health, Prometheus metrics, the OpenAPI document (/openapi.json, UI at /docs) and the API
- * areas (back office so far; the client portal and partner areas mount here too). Requests and responses are
+ * areas: client portal (`/api/portal`), partner area (`/api/partner`) and back office (`/api/backoffice`). Requests and responses are
  * described by zod schemas; every error leaves as `{code, message, details}` through `toErrorResponse`.
  */
 import cookie from '@fastify/cookie';
@@ -13,14 +13,18 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { AppContext } from '../app/context.ts';
 import { ClientSessions } from '../modules/clients/sessions.ts';
+import { PartnerSessions } from '../modules/partners/sessions.ts';
 import { StaffService } from '../modules/staff/service.ts';
 import { OperationsEngine } from '../operations/engine.ts';
 import { registry as metricsRegistry, registerDatabaseGauges, registerServerGauges } from '../operations/metrics.ts';
 import { registerBackoffice } from './backoffice.ts';
 import { registerBackofficeAccounts } from './backoffice-accounts.ts';
 import { registerBackofficeClients } from './backoffice-clients.ts';
+import { registerBackofficePartners } from './backoffice-partners.ts';
 import { registerClientAuth } from './client-auth.ts';
 import { toErrorResponse } from './errors.ts';
+import { registerPartnerAuth } from './partner-auth.ts';
+import { registerPartnerPortal } from './partner-portal.ts';
 import { registerPortalAccounts } from './portal-accounts.ts';
 import { registerPortalClients } from './portal-clients.ts';
 import { registerStaffAuth } from './staff-auth.ts';
@@ -88,6 +92,14 @@ export async function buildApp(ctx: AppContext, options: AppOptions = {}): Promi
     secureCookies: ctx.config.http.secureCookies,
   });
   registerBackofficeClients(app, { clients: ctx.clients, kyc: ctx.kyc });
+  const partnerSessions = new PartnerSessions(ctx.database, ctx.partners, ctx.clock);
+  registerPartnerAuth(app, partnerSessions);
+  registerPartnerPortal(app, {
+    partners: ctx.partners,
+    sessions: partnerSessions,
+    secureCookies: ctx.config.http.secureCookies,
+  });
+  registerBackofficePartners(app, { partners: ctx.partners, sessions: partnerSessions });
   registerPortalAccounts(app, { ctx });
   registerBackofficeAccounts(app, { ctx });
   registerBackoffice(app, {

@@ -8,6 +8,7 @@ import { AccountError } from '../modules/accounts/errors.ts';
 import { AlertStateError } from '../modules/alerts/service.ts';
 import { ClientError } from '../modules/clients/service.ts';
 import { KycError } from '../modules/kyc/service.ts';
+import { PartnerError } from '../modules/partners/service.ts';
 import { ProductError } from '../modules/products/service.ts';
 import { AuthError, StaffError } from '../modules/staff/service.ts';
 import { OperationStateError } from '../operations/admin.ts';
@@ -118,6 +119,8 @@ export function toErrorResponse(err: unknown): { status: number; body: ErrorBody
   }
   if (err instanceof ClientError || err instanceof KycError)
     return { status: statusByCode[err.code] ?? 400, body: { code: err.code, message: err.message }, unexpected: false };
+  if (err instanceof PartnerError)
+    return { status: err.status, body: { code: err.code, message: err.message }, unexpected: false };
   if (err instanceof ProductError || err instanceof AccountError)
     return {
       status: err.status,

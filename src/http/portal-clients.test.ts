@@ -143,7 +143,6 @@ describe('client portal and KYC review', () => {
       name: 'Alice Trader',
       country: 'gb',
       phone: '+44 20 7946 0000',
-      referralCode: 'IB-42',
     });
     expect(reg.statusCode).toBe(201);
     expect(reg.json().client).toMatchObject({

@@ -12,7 +12,7 @@ import type { Sealer } from './sealed.ts';
 export type OperationRow = typeof operations.$inferSelect;
 
 export interface AuditEntry {
-  actorType: 'client' | 'staff' | 'system' | 'server' | 'psp';
+  actorType: 'client' | 'staff' | 'partner' | 'system' | 'server' | 'psp';
   actorId?: string | null;
   action: string;
   entityType: string;

@@ -24,11 +24,15 @@ export default async function setup(): Promise<void> {
         throw err;
       }
       await database.close();
+      await admin.query(`COMMENT ON DATABASE ${name} IS 'brokerdesk test template ${Date.now()}'`);
     }
-    // Old templates from earlier schema versions, and test databases left by killed runs, are removed.
+    // Templates from earlier schema versions are removed once an hour old (a run on another checkout, with other
+    // migrations, may be using a newer one right now).
     const stale = await admin.query(
-      "SELECT datname FROM pg_database WHERE (datname LIKE 'bdtpl\\_%' AND datname <> $1)",
-      [name],
+      `SELECT d.datname FROM pg_database d LEFT JOIN pg_shdescription s ON s.objoid = d.oid
+        WHERE d.datname LIKE 'bdtpl\\_%' AND d.datname <> $1
+          AND coalesce(substring(s.description from '[0-9]+$')::bigint, 0) < $2`,
+      [name, Date.now() - 3600_000],
     );
     for (const row of stale.rows) await admin.query(`DROP DATABASE IF EXISTS ${row.datname} WITH (FORCE)`);
   } finally {

@@ -13,6 +13,7 @@ import type { Database, Executor } from '../../db/connect.ts';
 import { clients, emailVerificationTokens, type kycStatuses, sessions } from '../../db/schema.ts';
 import { recordAudit } from '../audit/service.ts';
 import { enqueueEmail } from '../mail/outbox.ts';
+import { partnerForReferralCode } from '../partners/service.ts';
 
 export type Client = typeof clients.$inferSelect;
 export type ClientView = Omit<Client, 'passwordHash'>;
@@ -85,11 +86,11 @@ export const registrationInput = z
     name: printable(120),
     country: countryInput,
     phone: phoneInput.optional(),
-    /** An introducing broker's referral code; accepted, not yet stored (partners arrive with their module). */
+    /** An introducing broker's referral code (from the referral link): attaches the client to that partner. */
     referralCode: z
       .string()
       .trim()
-      .regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, - and _ only')
+      .regex(/^[A-Za-z0-9]{1,64}$/, 'letters and digits only')
       .optional(),
   })
   .strict();
@@ -153,6 +154,7 @@ export class ClientService {
       return await this.database.db.transaction(async (tx) => {
         const [existing] = await tx.select({ id: clients.id }).from(clients).where(eq(clients.email, email));
         if (existing) throw exists(email);
+        const partner = value.referralCode ? await partnerForReferralCode(tx, value.referralCode) : null;
         const [client] = await tx
           .insert(clients)
           .values({
@@ -163,6 +165,7 @@ export class ClientService {
             phone: value.phone ?? null,
             status: 'active',
             kycStatus: 'not_started',
+            partnerId: partner?.id ?? null,
             createdAt: now,
             updatedAt: now,
           })
@@ -176,7 +179,14 @@ export class ClientService {
             action: 'client.registered',
             entityType: 'client',
             entityId: client!.id,
-            after: { email, name: value.name, country: value.country, phone: value.phone ?? null, ip: meta.ip },
+            after: {
+              email,
+              name: value.name,
+              country: value.country,
+              phone: value.phone ?? null,
+              partnerId: partner?.id ?? null,
+              ip: meta.ip,
+            },
           },
           this.clock,
         );

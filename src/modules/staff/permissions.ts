@@ -23,6 +23,8 @@ export const permissions = {
   'products.manage': ['admin'],
   'accounts.read': ['admin', 'compliance', 'finance', 'support', 'dealing'],
   'accounts.manage': ['admin', 'dealing'],
+  'partners.read': ['admin', 'partner_manager', 'finance', 'support'],
+  'partners.manage': ['admin', 'partner_manager'],
 } as const satisfies Record<string, readonly StaffRole[]>;
 
 export type Permission = keyof typeof permissions;
