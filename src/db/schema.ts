@@ -8,13 +8,16 @@ import {
   bigint,
   bigserial,
   boolean,
+  char,
   check,
+  foreignKey,
   index,
   integer,
   jsonb,
   pgTable,
   text,
   timestamp,
+  unique,
   uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core';
@@ -473,5 +476,104 @@ export const tradingAccounts = pgTable(
   (t) => [
     uniqueIndex('trading_accounts_server_login_idx').on(t.serverCode, t.login),
     index('trading_accounts_client_idx').on(t.clientId),
+  ],
+);
+
+/** The kinds of ledger account (see src/modules/ledger/service.ts for what each holds and its sign). */
+export const ledgerAccountTypes = [
+  'psp_clearing',
+  'client_funds',
+  'trading_account',
+  'trading_credit',
+  'payouts_pending',
+  'ib_payable',
+  'broker_revenue',
+  'bonus_expense',
+  'external_adjustments',
+  'fx_conversion',
+  'write_offs',
+] as const;
+
+/**
+ * Ledger accounts: one per (type, owner, currency), named by a canonical `code` such as `client_funds:<clientId>:USD`.
+ * A check ties the code to the other columns, and a trigger refuses UPDATE and DELETE, so an account can never be
+ * re-pointed at another owner (which would move its balance without an entry).
+ */
+export const ledgerAccounts = pgTable(
+  'ledger_accounts',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    code: text('code').notNull().unique(),
+    type: text('type', { enum: ledgerAccountTypes }).notNull(),
+    ownerId: text('owner_id'),
+    currency: char('currency', { length: 3 }).notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull(),
+  },
+  (t) => [
+    unique('ledger_accounts_id_currency_unique').on(t.id, t.currency),
+    check(
+      'ledger_accounts_type_ck',
+      sql`${t.type} in ('psp_clearing','client_funds','trading_account','trading_credit','payouts_pending','ib_payable','broker_revenue','bonus_expense','external_adjustments','fx_conversion','write_offs')`,
+    ),
+    check('ledger_accounts_currency_ck', sql`${t.currency} ~ '^[A-Z]{3}$'`),
+    check(
+      'ledger_accounts_owner_ck',
+      sql`${t.ownerId} is not null or ${t.type} in ('broker_revenue','bonus_expense','fx_conversion','write_offs')`,
+    ),
+    check(
+      'ledger_accounts_code_ck',
+      sql`${t.code} = ${t.type} || ':' || coalesce(${t.ownerId} || ':', '') || ${t.currency}`,
+    ),
+    index('ledger_accounts_owner_idx').on(t.ownerId),
+  ],
+);
+
+/**
+ * A ledger transaction: one business event's money movement. Its entries sum to zero per currency (a deferred
+ * constraint trigger checks at commit); it never changes (a trigger refuses UPDATE and DELETE). `created_xid` is set
+ * by a trigger to the database transaction that wrote it: entries can only be added within that same transaction.
+ */
+export const ledgerTransactions = pgTable(
+  'ledger_transactions',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    kind: text('kind').notNull(),
+    description: text('description').notNull(),
+    /** The event's natural key: a replay finds the transaction already posted. */
+    idempotencyKey: text('idempotency_key').unique(),
+    /** Ids the movement belongs to (movementId, operationId, pspEventId, …), searched by containment. */
+    correlation: jsonb('correlation').notNull().default({}),
+    createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull(),
+    createdBy: text('created_by').notNull(),
+    createdXid: bigint('created_xid', { mode: 'number' }).notNull().default(sql`txid_current()`),
+  },
+  (t) => [
+    index('ledger_transactions_correlation_idx').using('gin', t.correlation),
+    index('ledger_transactions_created_idx').on(t.createdAt),
+  ],
+);
+
+/** Ledger entries: signed amounts in minor units, positive = debit. Immutable; balances are sums over them. */
+export const ledgerEntries = pgTable(
+  'ledger_entries',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    transactionId: uuid('transaction_id')
+      .notNull()
+      .references(() => ledgerTransactions.id),
+    accountId: uuid('account_id').notNull(),
+    currency: char('currency', { length: 3 }).notNull(),
+    amountMinor: bigint('amount_minor', { mode: 'number' }).notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull(),
+  },
+  (t) => [
+    foreignKey({
+      name: 'ledger_entries_account_currency_fk',
+      columns: [t.accountId, t.currency],
+      foreignColumns: [ledgerAccounts.id, ledgerAccounts.currency],
+    }),
+    check('ledger_entries_amount_ck', sql`${t.amountMinor} <> 0`),
+    index('ledger_entries_account_idx').on(t.accountId, t.id),
+    index('ledger_entries_transaction_idx').on(t.transactionId),
   ],
 );
