@@ -219,7 +219,7 @@ describe('trading accounts and KYC policies (against MT5 simulators)', () => {
     await t.engine.drain();
     const row = await account(opened.id);
     expect(row.status).toBe('failed');
-    expect(row.failureReason).toMatch(/open_account BD-OPN-\w+ failed: /);
+    expect(row.failureReason).toMatch(/open_account BD-OPN-\S+ failed: /);
     expect(row.login).toBeNull();
   });
 
