@@ -1,5 +1,5 @@
 /**
- * The simulators' own program: `brokerdesk sim mt5|mt4|fleet …` runs this file in a separate process, so product
+ * The simulators' own program: `brokerdesk sim mt5|mt4|psp|fleet …` runs this file in a separate process, so product
  * code never imports simulator code (they share only the wire protocols).
  */
 import { readFileSync } from 'node:fs';
@@ -11,6 +11,7 @@ import { assertTimeZone } from './common/timezone.ts';
 import type { SimulatorBaseOptions, SimulatorHandle } from './common/types.ts';
 import { startMt4Simulator } from './mt4/server.ts';
 import { startMt5Simulator } from './mt5/server.ts';
+import { type PspSandboxOptions, startPspSandbox } from './psp/server.ts';
 
 type Platform = 'mt4' | 'mt5';
 
@@ -48,7 +49,7 @@ function start(platform: Platform, options: SimulatorBaseOptions): Promise<Simul
 }
 
 /** Closes every simulator on Ctrl-C / SIGTERM so each writes a final snapshot of its state. */
-function closeOnSignal(handles: SimulatorHandle[]): void {
+function closeOnSignal(handles: { close(): Promise<void> }[]): void {
   let closing = false;
   const stop = async () => {
     if (closing) return;
@@ -129,8 +130,76 @@ const fleetEntry = z
     activityIntervalMs: z.number().int().min(10).optional(),
   })
   .strict();
-const fleetFile = z.object({ servers: z.array(fleetEntry).min(1) }).strict();
+const pspFleetEntry = z
+  .object({
+    name: z.string().min(1).optional(),
+    port: z.number().int().min(0).max(65535).default(0),
+    controlPort: z.number().int().min(0).max(65535).default(0),
+    seed: z.number().int().default(31),
+    webhookUrl: z.url().optional(),
+    apiKey: z.string().min(8).optional(),
+    webhookSecret: z.string().min(8).optional(),
+    controlToken: z.string().min(8).optional(),
+  })
+  .strict();
+/** `psp` is the PSP sandbox's settings, or false for a fleet without one (default: one on any free port). */
+const fleetFile = z
+  .object({ servers: z.array(fleetEntry).min(1), psp: z.union([pspFleetEntry, z.literal(false)]).optional() })
+  .strict();
 export type FleetEntry = z.input<typeof fleetEntry>;
+export type PspFleetEntry = z.input<typeof pspFleetEntry>;
+
+/** Where the fleet's PSP sends webhooks unless told otherwise: the API's endpoint for the "sandbox" PSP. */
+export const DEFAULT_PSP_WEBHOOK_URL = 'http://127.0.0.1:8080/api/webhooks/psp/sandbox';
+
+function httpUrl(value: string): string {
+  try {
+    const url = new URL(value);
+    if (url.protocol === 'http:' || url.protocol === 'https:') return value;
+  } catch {
+    // refused below
+  }
+  throw new InvalidArgumentError(`${value} is not an absolute http(s) URL`);
+}
+
+interface PspFlags {
+  port: number;
+  controlPort: number;
+  host: string;
+  stateDir?: string;
+  seed: number;
+  name?: string;
+  webhookUrl?: string;
+  apiKey?: string;
+  webhookSecret?: string;
+  controlToken?: string;
+  merchantName?: string;
+  pendingDelayMs: number;
+  payoutDelayMs: number;
+  tls: boolean;
+  fault?: FaultRuleInput[];
+}
+
+function pspOptions(flags: PspFlags): PspSandboxOptions {
+  return {
+    name: flags.name ?? 'psp-sandbox',
+    host: flags.host,
+    port: flags.port,
+    controlPort: flags.controlPort,
+    stateDir: flags.stateDir,
+    seed: flags.seed,
+    webhookUrl: flags.webhookUrl,
+    apiKey: flags.apiKey,
+    webhookSecret: flags.webhookSecret,
+    controlToken: flags.controlToken,
+    merchantName: flags.merchantName,
+    pendingDelayMs: flags.pendingDelayMs,
+    payoutDelayMs: flags.payoutDelayMs,
+    tls: flags.tls,
+    faults: flags.fault ?? [],
+    quiet: true,
+  };
+}
 
 /** The default fleet: the four servers a broker typically runs (ports from --base-port). */
 export function defaultFleet(basePort: number): FleetEntry[] {
@@ -143,7 +212,7 @@ export function defaultFleet(basePort: number): FleetEntry[] {
   return servers.map((s, i) => ({ ...s, port: basePort + i, controlPort: basePort + 100 + i }));
 }
 
-function readFleetFile(path: string): FleetEntry[] {
+function readFleetFile(path: string): z.output<typeof fleetFile> {
   let raw: unknown;
   try {
     raw = JSON.parse(readFileSync(path, 'utf8'));
@@ -156,7 +225,7 @@ function readFleetFile(path: string): FleetEntry[] {
       `fleet file ${path}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
     );
   }
-  return parsed.data.servers;
+  return parsed.data;
 }
 
 export function buildSimProgram(): Command {
@@ -173,9 +242,50 @@ export function buildSimProgram(): Command {
     });
   }
   program
+    .command('psp')
+    .description('a payment service provider sandbox: merchant API, hosted card page, signed webhooks, payouts')
+    .option('--port <port>', 'merchant API and hosted page port (0 = any free port)', int('--port', 0, 65535), 0)
+    .option('--control-port <port>', 'control API port (0 = any free port)', int('--control-port', 0, 65535), 0)
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--state-dir <dir>', 'folder for durable state (default: memory only)')
+    .option('--seed <n>', 'seed for ids and faults', int('--seed', 0, 2 ** 31 - 1), 1)
+    .option('--name <name>', 'name shown in the banner')
+    .option('--webhook-url <url>', 'where signed webhooks go (default: kept in the state, else none)', httpUrl)
+    .option('--api-key <key>', 'the merchant API key (default: random, kept in the state)')
+    .option('--webhook-secret <secret>', 'the webhook signing secret (default: random, kept in the state)')
+    .option('--control-token <token>', 'bearer token for the control API (default: random)')
+    .option('--merchant-name <name>', 'merchant name on the hosted page')
+    .option(
+      '--pending-delay-ms <ms>',
+      'how long pending card payments wait before they resolve',
+      int('--pending-delay-ms', 0, 86_400_000),
+      10_000,
+    )
+    .option(
+      '--payout-delay-ms <ms>',
+      'how long payouts wait before they complete',
+      int('--payout-delay-ms', 0, 86_400_000),
+      10_000,
+    )
+    .option('--tls', 'serve HTTPS with a self-signed certificate (default plain HTTP on loopback)', false)
+    .option(
+      '--fault <spec>',
+      'inject a fault on the merchant API, e.g. endpoint=/v1/payouts,kind=error,code=503',
+      collectFault,
+    )
+    .action(async (flags: PspFlags) => {
+      const handle = await startPspSandbox(pspOptions(flags));
+      console.log(handle.banner());
+      closeOnSignal([handle]);
+    });
+
+  program
     .command('fleet')
-    .description('several servers at once (default: MT5 live and demo, MT4 live and demo)')
-    .option('--config <file>', 'JSON file {"servers":[{platform, environment, port, controlPort, seed, …}]}')
+    .description('several servers at once (default: MT5 live and demo, MT4 live and demo) and the PSP sandbox')
+    .option(
+      '--config <file>',
+      'JSON file {"servers":[{platform, environment, port, controlPort, seed, …}], "psp": {port, …} | false}',
+    )
     .option('--base-port <port>', 'first port of the default fleet', int('--base-port', 1024, 65000), 18_400)
     .option('--state-dir <dir>', 'parent folder of each server’s state folder (default: memory only)')
     .option(
@@ -184,6 +294,12 @@ export function buildSimProgram(): Command {
       int('--activity-interval-ms', 10, 3_600_000),
     )
     .option('--plain-http', 'serve plain HTTP instead of HTTPS', false)
+    .option('--no-psp', 'leave the PSP sandbox out (default: on port P+4, control P+104)')
+    .option(
+      '--psp-webhook-url <url>',
+      `where the PSP sandbox sends webhooks (default ${DEFAULT_PSP_WEBHOOK_URL})`,
+      httpUrl,
+    )
     .action(
       async (flags: {
         config?: string;
@@ -191,9 +307,12 @@ export function buildSimProgram(): Command {
         stateDir?: string;
         activityIntervalMs?: number;
         plainHttp: boolean;
+        psp: boolean;
+        pspWebhookUrl?: string;
       }) => {
-        const entries = flags.config ? readFleetFile(flags.config) : defaultFleet(flags.basePort);
-        const handles: SimulatorHandle[] = [];
+        const file = flags.config ? readFleetFile(flags.config) : undefined;
+        const entries = file ? file.servers : defaultFleet(flags.basePort);
+        const handles: { banner(): string; close(): Promise<void> }[] = [];
         closeOnSignal(handles);
         for (const entry of entries) {
           const parsed = fleetEntry.parse(entry);
@@ -205,6 +324,20 @@ export function buildSimProgram(): Command {
               activityIntervalMs: parsed.activityIntervalMs ?? flags.activityIntervalMs,
               stateDir: flags.stateDir ? join(flags.stateDir, name) : undefined,
               plainHttp: flags.plainHttp,
+            }),
+          );
+        }
+        const psp = file ? file.psp : { port: flags.basePort + 4, controlPort: flags.basePort + 104 };
+        if (flags.psp && psp !== false) {
+          const entry = pspFleetEntry.parse(psp ?? {});
+          const name = entry.name ?? 'psp-sandbox';
+          handles.push(
+            await startPspSandbox({
+              ...entry,
+              name,
+              webhookUrl: entry.webhookUrl ?? flags.pspWebhookUrl ?? DEFAULT_PSP_WEBHOOK_URL,
+              stateDir: flags.stateDir ? join(flags.stateDir, name) : undefined,
+              quiet: true,
             }),
           );
         }
