@@ -129,6 +129,34 @@ export const configSchema = z
       })
       .strict()
       .default({ maxUploadBytes: 10_485_760, validityDays: 365 }),
+    /** Money movement: the payment provider and the approval rules. */
+    funding: z
+      .object({
+        /** The PSP sandbox (or a PSP speaking its API). Absent: deposits and payouts are switched off. */
+        psp: z
+          .object({
+            name: z
+              .string()
+              .regex(/^[a-z][a-z0-9_-]{1,31}$/, 'lower-case letters, digits, - and _')
+              .default('sandbox'),
+            url: z.url('must be the PSP API address, such as http://127.0.0.1:7400'),
+            /** Secret reference (env:VAR or file:/path) of the merchant API key. */
+            apiKeySecret: z.string().min(1, 'give env:VAR or file:/path of the PSP API key'),
+            /** Secret reference (env:VAR or file:/path) of the webhook signing secret. */
+            webhookSecret: z.string().min(1, 'give env:VAR or file:/path of the PSP webhook secret'),
+            /** Webhooks older (or newer) than this are refused as replays. */
+            webhookToleranceSeconds: z.coerce.number().int().min(30).max(3600).default(300),
+            timeoutMs: z.coerce.number().int().min(500).max(120_000).default(10_000),
+          })
+          .strict()
+          .optional(),
+        /** Withdrawals of this many minor units or more need a second, different approver. */
+        dualApprovalMinor: z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER).default(100_000),
+        /** The largest deposit a client may start, in minor units. */
+        maxDepositMinor: z.coerce.number().int().min(100).max(Number.MAX_SAFE_INTEGER).default(10_000_000),
+      })
+      .strict()
+      .default({ dualApprovalMinor: 100_000, maxDepositMinor: 10_000_000 }),
   })
   .strict();
 
@@ -160,6 +188,14 @@ const envMap: Record<string, string[]> = {
   KYC_MAX_UPLOAD_BYTES: ['kyc', 'maxUploadBytes'],
   KYC_STORAGE_DIR: ['kyc', 'storageDir'],
   KYC_VALIDITY_DAYS: ['kyc', 'validityDays'],
+  PSP_NAME: ['funding', 'psp', 'name'],
+  PSP_URL: ['funding', 'psp', 'url'],
+  PSP_API_KEY_SECRET: ['funding', 'psp', 'apiKeySecret'],
+  PSP_WEBHOOK_SECRET: ['funding', 'psp', 'webhookSecret'],
+  PSP_WEBHOOK_TOLERANCE_SECONDS: ['funding', 'psp', 'webhookToleranceSeconds'],
+  PSP_TIMEOUT_MS: ['funding', 'psp', 'timeoutMs'],
+  WITHDRAWAL_DUAL_APPROVAL_MINOR: ['funding', 'dualApprovalMinor'],
+  DEPOSIT_MAX_MINOR: ['funding', 'maxDepositMinor'],
 };
 
 export class ConfigError extends Error {

@@ -15,6 +15,8 @@ import { type AlertChannel, EmailChannel, WebhookChannel } from '../modules/aler
 import { AlertService } from '../modules/alerts/service.ts';
 import { recordAudit } from '../modules/audit/service.ts';
 import { ClientService } from '../modules/clients/service.ts';
+import { fundingOperationHandlers } from '../modules/funding/handlers.ts';
+import { FundingService } from '../modules/funding/service.ts';
 import { KycService } from '../modules/kyc/service.ts';
 import { KycStorage } from '../modules/kyc/storage.ts';
 import type { Mailer } from '../modules/mail/outbox.ts';
@@ -22,6 +24,8 @@ import { SmtpMailer } from '../modules/mail/smtp.ts';
 import { PartnerService } from '../modules/partners/service.ts';
 import type { AuditPort, OperationHandler, OperationsDeps } from '../operations/ports.ts';
 import { Sealer } from '../operations/sealed.ts';
+import { SandboxPaymentProvider } from '../payments/sandbox.ts';
+import type { PaymentProvider } from '../payments/types.ts';
 import { createMt4Connector } from '../platforms/mt4/connector.ts';
 import { createMt5Connector } from '../platforms/mt5/connector.ts';
 import { ServerRegistry } from '../platforms/registry.ts';
@@ -44,6 +48,8 @@ export interface AppContext {
   kyc: KycService;
   /** Introducing brokers, their referral codes and referred clients. */
   partners: PartnerService;
+  /** Deposits, withdrawals, credits, adjustments and transfers. */
+  funding: FundingService;
   operationsDeps(handlers?: Record<string, OperationHandler>): OperationsDeps;
   close(): Promise<void>;
 }
@@ -94,9 +100,23 @@ function alertChannels(config: Config, clock: Clock): AlertChannel[] {
   return channels;
 }
 
+/** The configured PSP's adapter (the sandbox's API is the only one so far); null when none is configured. */
+function paymentProvider(config: Config): PaymentProvider | null {
+  const psp = config.funding.psp;
+  if (!psp) return null;
+  return new SandboxPaymentProvider({
+    name: psp.name,
+    baseUrl: psp.url,
+    apiKey: resolveSecret(psp.apiKeySecret),
+    webhookSecret: resolveSecret(psp.webhookSecret),
+    timeoutMs: psp.timeoutMs,
+    toleranceSeconds: psp.webhookToleranceSeconds,
+  });
+}
+
 export async function createContext(
   config: Config,
-  options: { clock?: Clock; logger?: Logger } = {},
+  options: { clock?: Clock; logger?: Logger; psp?: PaymentProvider | null } = {},
 ): Promise<AppContext> {
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? createLogger(config.logLevel);
@@ -134,6 +154,20 @@ export async function createContext(
   });
   // KYC decisions drive trading permissions (each product's policy), in the same transaction as the decision.
   kyc.onStatusChange(createKycPolicy({ clock, sealer, audit }));
+  const funding = new FundingService({
+    database,
+    clock,
+    sealer,
+    audit,
+    alerts,
+    platforms: registry,
+    psp: options.psp !== undefined ? options.psp : paymentProvider(config),
+    dualApprovalMinor: config.funding.dualApprovalMinor,
+    maxDepositMinor: config.funding.maxDepositMinor,
+    publicUrl: config.publicUrl,
+    logger,
+  });
+  const fundingHandlers = fundingOperationHandlers(funding);
   return {
     config,
     logger,
@@ -148,6 +182,7 @@ export async function createContext(
     clients: clientService,
     kyc,
     partners: new PartnerService({ database, clock, publicUrl: config.publicUrl }),
+    funding,
     operationsDeps: (handlers = {}) => ({
       database,
       platforms: registry,
@@ -155,7 +190,7 @@ export async function createContext(
       sealer,
       audit,
       alerts,
-      handlers: { ...accountHandlers, ...handlers },
+      handlers: { ...accountHandlers, ...fundingHandlers, ...handlers },
       logger,
     }),
     async close() {

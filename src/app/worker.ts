@@ -1,6 +1,6 @@
 /**
- * The worker process: runs the operations engine, drains the alert outbox, pings the trading servers and raises
- * monitor alerts. Stateless: any number of workers can run against one PostgreSQL.
+ * The worker process: runs the operations engine, sends approved withdrawals to the PSP, drains the alert and
+ * email outboxes, pings the trading servers and raises monitor alerts. Stateless: any number of workers can run against one PostgreSQL.
  */
 import { deliverAlerts } from '../modules/alerts/delivery.ts';
 import { deliverOutboxEmails } from '../modules/mail/outbox.ts';
@@ -55,6 +55,7 @@ export async function startWorker(
     every(20_000, () => ctx.registry.pingAll(), 'server ping'),
     every(5_000, () => deliverOutboxEmails(ctx.database, ctx.mailer, { clock: ctx.clock }), 'email delivery'),
     every(600_000, () => ctx.kyc.expireDue(), 'kyc expiry'),
+    every(3_000, () => ctx.funding.dispatchPayouts(), 'payout dispatch'),
     every(
       15_000,
       () =>

@@ -15,6 +15,7 @@ import {
   integer,
   jsonb,
   pgTable,
+  primaryKey,
   text,
   timestamp,
   unique,
@@ -576,4 +577,199 @@ export const ledgerEntries = pgTable(
     index('ledger_entries_account_idx').on(t.accountId, t.id),
     index('ledger_entries_transaction_idx').on(t.transactionId),
   ],
+);
+
+export const moneyMovementKinds = ['deposit', 'withdrawal', 'credit', 'transfer', 'adjustment'] as const;
+export type MoneyMovementKind = (typeof moneyMovementKinds)[number];
+
+/**
+ * Every state a money movement can be in (each kind uses its own subset; see src/modules/funding/states.ts).
+ * Deposits: awaiting_payment → payment_pending → approved → posted (or payment_failed, posting_failed; after posting
+ * a refund or chargeback: reversing → refunded | charged_back | reversal_failed). Withdrawals: requested →
+ * awaiting_second_approval → approved → debited → payout_pending → completed (or rejected, cancelled, failed;
+ * payout_failed → returning → returned). Credits and adjustments: awaiting_approval → approved → posted (or rejected,
+ * failed). Transfers: approved → posted (or failed, compensated).
+ */
+export const moneyMovementStatuses = [
+  'awaiting_payment',
+  'payment_pending',
+  'payment_failed',
+  'requested',
+  'awaiting_approval',
+  'awaiting_second_approval',
+  'approved',
+  'posted',
+  'posting_failed',
+  'debited',
+  'payout_pending',
+  'completed',
+  'payout_failed',
+  'returning',
+  'returned',
+  'reversing',
+  'refunded',
+  'charged_back',
+  'reversal_failed',
+  'rejected',
+  'cancelled',
+  'failed',
+] as const;
+export type MoneyMovementStatus = (typeof moneyMovementStatuses)[number];
+
+/**
+ * Money movements: deposits, withdrawals, credits (bonus), internal transfers and manual adjustments. Amounts are
+ * positive minor units; `direction` says whether money goes into the trading account or out of it. The PSP payment and
+ * payout ids are unique per PSP (a second webhook can never create a second deposit).
+ */
+export const moneyMovements = pgTable(
+  'money_movements',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    kind: text('kind', { enum: moneyMovementKinds }).notNull(),
+    direction: text('direction', { enum: ['in', 'out'] }).notNull(),
+    status: text('status', { enum: moneyMovementStatuses }).notNull(),
+    clientId: uuid('client_id')
+      .notNull()
+      .references(() => clients.id),
+    tradingAccountId: uuid('trading_account_id')
+      .notNull()
+      .references(() => tradingAccounts.id),
+    amountMinor: bigint('amount_minor', { mode: 'number' }).notNull(),
+    currency: char('currency', { length: 3 }).notNull(),
+    /** Transfers: the receiving account, what it receives, and the rate used (a decimal string, quote per base). */
+    counterAccountId: uuid('counter_account_id').references(() => tradingAccounts.id),
+    counterAmountMinor: bigint('counter_amount_minor', { mode: 'number' }),
+    counterCurrency: char('counter_currency', { length: 3 }),
+    fxRate: text('fx_rate'),
+    psp: text('psp'),
+    pspPaymentId: text('psp_payment_id'),
+    pspPayoutId: text('psp_payout_id'),
+    /** Where the client pays (the PSP's hosted page). */
+    paymentUrl: text('payment_url'),
+    /** Withdrawals: where the payout goes, as the client gave it (masked). */
+    destination: jsonb('destination'),
+    refundedMinor: bigint('refunded_minor', { mode: 'number' }).notNull().default(0),
+    /** The operation that moves the money on the server, and the one that returns or reverses it. */
+    operationId: uuid('operation_id').references(() => operations.id),
+    returnOperationId: uuid('return_operation_id').references(() => operations.id),
+    ticket: text('ticket'),
+    requestedByType: text('requested_by_type', { enum: ['client', 'staff'] }).notNull(),
+    requestedById: text('requested_by_id').notNull(),
+    /** Why (staff-initiated credits and adjustments; a client's note). */
+    reason: text('reason'),
+    /** What went wrong, in words a client can read. */
+    failureReason: text('failure_reason'),
+    createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull(),
+    updatedAt: timestamp('updated_at', { withTimezone: true, precision: 3 }).notNull(),
+    completedAt: timestamp('completed_at', { withTimezone: true, precision: 3 }),
+  },
+  (t) => [
+    check('money_movements_amount_ck', sql`${t.amountMinor} > 0`),
+    uniqueIndex('money_movements_psp_payment_idx').on(t.psp, t.pspPaymentId),
+    uniqueIndex('money_movements_psp_payout_idx').on(t.psp, t.pspPayoutId),
+    // One open withdrawal request per trading account.
+    uniqueIndex('money_movements_open_withdrawal_idx')
+      .on(t.tradingAccountId)
+      .where(
+        sql`${t.kind} = 'withdrawal' and ${t.status} in ('requested','awaiting_second_approval','approved','debited','payout_pending','payout_failed','returning')`,
+      ),
+    index('money_movements_client_idx').on(t.clientId, t.createdAt),
+    index('money_movements_account_idx').on(t.tradingAccountId, t.createdAt),
+    index('money_movements_status_idx').on(t.status, t.kind),
+    index('money_movements_operation_idx').on(t.operationId),
+  ],
+);
+
+/** Staff decisions on a movement; one per staff member (the maker may not approve). */
+export const movementApprovals = pgTable(
+  'movement_approvals',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    movementId: uuid('movement_id')
+      .notNull()
+      .references(() => moneyMovements.id),
+    staffId: uuid('staff_id').notNull(),
+    decision: text('decision', { enum: ['approve', 'reject'] }).notNull(),
+    comment: text('comment'),
+    at: timestamp('at', { withTimezone: true, precision: 3 }).notNull(),
+  },
+  (t) => [uniqueIndex('movement_approvals_staff_idx').on(t.movementId, t.staffId)],
+);
+
+/** The timeline of a movement: what happened, from which side, in plain words (and details for staff). */
+export const movementEvents = pgTable(
+  'movement_events',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    movementId: uuid('movement_id')
+      .notNull()
+      .references(() => moneyMovements.id),
+    at: timestamp('at', { withTimezone: true, precision: 3 }).notNull(),
+    source: text('source', { enum: ['client', 'staff', 'psp', 'crm', 'server'] }).notNull(),
+    type: text('type').notNull(),
+    /** For the client: plain words. */
+    message: text('message').notNull(),
+    details: jsonb('details'),
+    /** Shown to staff only. */
+    internal: boolean('internal').notNull().default(false),
+  },
+  (t) => [index('movement_events_movement_idx').on(t.movementId, t.id)],
+);
+
+/**
+ * Every PSP webhook accepted (signature and timestamp good), keyed by the PSP's event id: a replay with the same body
+ * is acknowledged and changes nothing; the same id with another body is a conflict.
+ */
+export const pspEvents = pgTable(
+  'psp_events',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    psp: text('psp').notNull(),
+    eventId: text('event_id').notNull(),
+    type: text('type').notNull(),
+    bodySha256: text('body_sha256').notNull(),
+    payload: jsonb('payload').notNull(),
+    movementId: uuid('movement_id').references(() => moneyMovements.id),
+    /** applied, ignored (stale or not applicable), unmatched (no such payment) */
+    outcome: text('outcome').notNull(),
+    note: text('note'),
+    occurredAt: timestamp('occurred_at', { withTimezone: true, precision: 3 }).notNull(),
+    receivedAt: timestamp('received_at', { withTimezone: true, precision: 3 }).notNull(),
+  },
+  (t) => [uniqueIndex('psp_events_event_idx').on(t.psp, t.eventId), index('psp_events_movement_idx').on(t.movementId)],
+);
+
+/** Exchange rates finance sets for internal transfers between accounts of different currencies. */
+export const fxRates = pgTable(
+  'fx_rates',
+  {
+    base: char('base', { length: 3 }).notNull(),
+    quote: char('quote', { length: 3 }).notNull(),
+    /** Quote units per base unit, as a decimal string (never a float in storage). */
+    rate: text('rate').notNull(),
+    updatedBy: text('updated_by').notNull(),
+    updatedAt: timestamp('updated_at', { withTimezone: true, precision: 3 }).notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.base, t.quote] }),
+    check('fx_rates_rate_ck', sql`${t.rate} ~ '^[0-9]+(\\.[0-9]{1,10})?$'`),
+  ],
+);
+
+/** Risk flags on a client (a chargeback, money the client owes): shown to staff until cleared. */
+export const clientFlags = pgTable(
+  'client_flags',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    clientId: uuid('client_id')
+      .notNull()
+      .references(() => clients.id),
+    kind: text('kind').notNull(),
+    reason: text('reason').notNull(),
+    movementId: uuid('movement_id').references(() => moneyMovements.id),
+    createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull(),
+    clearedAt: timestamp('cleared_at', { withTimezone: true, precision: 3 }),
+    clearedBy: text('cleared_by'),
+  },
+  (t) => [index('client_flags_client_idx').on(t.clientId)],
 );

@@ -20,6 +20,7 @@ import { registry as metricsRegistry, registerDatabaseGauges, registerServerGaug
 import { registerBackoffice } from './backoffice.ts';
 import { registerBackofficeAccounts } from './backoffice-accounts.ts';
 import { registerBackofficeClients } from './backoffice-clients.ts';
+import { registerBackofficeFunding } from './backoffice-funding.ts';
 import { registerBackofficePartners } from './backoffice-partners.ts';
 import { registerClientAuth } from './client-auth.ts';
 import { toErrorResponse } from './errors.ts';
@@ -27,6 +28,7 @@ import { registerPartnerAuth } from './partner-auth.ts';
 import { registerPartnerPortal } from './partner-portal.ts';
 import { registerPortalAccounts } from './portal-accounts.ts';
 import { registerPortalClients } from './portal-clients.ts';
+import { registerPortalFunding } from './portal-funding.ts';
 import { registerStaffAuth } from './staff-auth.ts';
 
 declare module 'fastify' {
@@ -102,6 +104,8 @@ export async function buildApp(ctx: AppContext, options: AppOptions = {}): Promi
   registerBackofficePartners(app, { partners: ctx.partners, sessions: partnerSessions });
   registerPortalAccounts(app, { ctx });
   registerBackofficeAccounts(app, { ctx });
+  registerPortalFunding(app, { ctx });
+  registerBackofficeFunding(app, { ctx });
   registerBackoffice(app, {
     ctx,
     staff,

@@ -20,13 +20,25 @@ import { createKycPolicy } from '../../src/modules/accounts/kyc-policy.ts';
 import { AccountService } from '../../src/modules/accounts/service.ts';
 import { type ProductInput, ProductService } from '../../src/modules/products/service.ts';
 import { OperationsEngine } from '../../src/operations/engine.ts';
+import type { PaymentProvider } from '../../src/payments/types.ts';
 import { createTestDatabase } from './db.ts';
-import { control, startMt5 } from './simulators.ts';
+import { control, startMt4, startMt5 } from './simulators.ts';
 
 export const LIVE = 'mt5-live';
 export const DEMO = 'mt5-demo';
+export const MT4_LIVE = 'mt4-live';
 
 export type Sim = Awaited<ReturnType<typeof startMt5>>;
+export type Mt4Sim = Awaited<ReturnType<typeof startMt4>>;
+
+export interface TestbedOptions {
+  /** The PSP adapter the context uses (default none). */
+  psp?: PaymentProvider | null;
+  /** Also start an MT4 live simulator, registered as `mt4-live`. */
+  mt4?: boolean;
+  /** Options for the MT5 live simulator (faults, seed…). */
+  liveOptions?: Parameters<typeof startMt5>[0];
+}
 
 export interface Testbed {
   /** The context's database (with PGlite the context opens its own, so tests must read this one). */
@@ -35,6 +47,8 @@ export interface Testbed {
   clock: ManualClock;
   live: Sim;
   demo: Sim;
+  /** Present with `mt4: true`. */
+  mt4: Mt4Sim | null;
   engine: OperationsEngine;
   products: ProductService;
   accounts: AccountService;
@@ -55,17 +69,20 @@ export interface SimAccount {
 
 let counter = 0;
 
-export async function accountsTestbed(): Promise<Testbed> {
+export async function accountsTestbed(options: TestbedOptions = {}): Promise<Testbed> {
   const testDatabase = await createTestDatabase();
   const live = await startMt5({
     name: LIVE,
     environment: 'live',
     // A second USD group: where move_group_on_approval accounts wait for KYC.
     groups: [...defaultGroups('live'), { name: 'real\\restricted-usd', currency: 'USD', leverageMax: 500 }],
+    ...options.liveOptions,
   });
   const demo = await startMt5({ name: DEMO, environment: 'demo' });
+  const mt4 = options.mt4 ? await startMt4({ name: MT4_LIVE }) : null;
   process.env.BD_TEST_LIVE_MANAGER = live.manager.password;
   process.env.BD_TEST_DEMO_MANAGER = demo.manager.password;
+  if (mt4) process.env.BD_TEST_MT4_MANAGER = mt4.manager.password;
   const clock = new ManualClock(new Date());
   const logs: string[] = [];
   const sink = new Writable({
@@ -78,7 +95,7 @@ export async function accountsTestbed(): Promise<Testbed> {
   const env = testDatabase.url
     ? { DATABASE_URL: testDatabase.url, BROKERDESK_SECRET_KEY: Buffer.alloc(32, 7).toString('base64') }
     : { BROKERDESK_DATA_DIR: mkdtempSync(join(tmpdir(), 'bd-accounts-')) };
-  const ctx = await createContext(loadConfig({ env }), { clock, logger });
+  const ctx = await createContext(loadConfig({ env }), { clock, logger, psp: options.psp ?? null });
   for (const [code, sim, environment, secret] of [
     [LIVE, live, 'live', 'BD_TEST_LIVE_MANAGER'],
     [DEMO, demo, 'demo', 'BD_TEST_DEMO_MANAGER'],
@@ -91,6 +108,19 @@ export async function accountsTestbed(): Promise<Testbed> {
       managerLogin: sim.manager.login,
       passwordSecret: `env:${secret}`,
       caCertPath: sim.certPath ?? null,
+      requestTimeoutMs: 3000,
+      connectTimeoutMs: 1000,
+    });
+  }
+  if (mt4) {
+    await ctx.registry.upsert({
+      code: MT4_LIVE,
+      platform: 'mt4',
+      environment: 'live',
+      address: mt4.url,
+      managerLogin: mt4.manager.login,
+      passwordSecret: 'env:BD_TEST_MT4_MANAGER',
+      caCertPath: mt4.certPath ?? null,
       requestTimeoutMs: 3000,
       connectTimeoutMs: 1000,
     });
@@ -117,6 +147,7 @@ export async function accountsTestbed(): Promise<Testbed> {
     clock,
     live,
     demo,
+    mt4,
     engine,
     products,
     accounts,
@@ -174,6 +205,7 @@ export async function accountsTestbed(): Promise<Testbed> {
       await ctx.close();
       await live.close();
       await demo.close();
+      await mt4?.close();
       await testDatabase.drop();
     },
   };

@@ -23,6 +23,10 @@ export const permissions = {
   'products.manage': ['admin'],
   'accounts.read': ['admin', 'compliance', 'finance', 'support', 'dealing'],
   'accounts.manage': ['admin', 'dealing'],
+  'funding.read': ['admin', 'compliance', 'finance', 'support', 'dealing'],
+  'funding.approve': ['admin', 'finance'],
+  'funding.request': ['admin', 'finance'],
+  'funding.rates': ['admin', 'finance'],
   'partners.read': ['admin', 'partner_manager', 'finance', 'support'],
   'partners.manage': ['admin', 'partner_manager'],
 } as const satisfies Record<string, readonly StaffRole[]>;

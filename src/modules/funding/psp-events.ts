@@ -1,0 +1,389 @@
+/**
+ * PSP webhooks, applied exactly once. The adapter verifies the signature and freshness; here each event is stored
+ * under the PSP's event id in the same transaction that applies it, so a redelivery with the same body is
+ * acknowledged and changes nothing, and the same id with another body is refused as a conflict.
+ *
+ * Events may arrive late, twice or out of order. Each carries the whole payment (or payout) as the PSP now sees it,
+ * so the movement is brought to what the snapshot says rather than replaying the event's name: a "succeeded" after a
+ * later "refunded" was already applied changes nothing; a "refunded" that overtakes the "succeeded" first records
+ * the payment, then the refund.
+ */
+import { createHash } from 'node:crypto';
+import { eq } from 'drizzle-orm';
+import type { Executor } from '../../db/connect.ts';
+import { clientFlags, moneyMovements, pspEvents } from '../../db/schema.ts';
+import { enqueueOperation } from '../../operations/enqueue.ts';
+import { WebhookRejected } from '../../payments/errors.ts';
+import type { PspEvent, PspPayment, PspPayout, WebhookHeaders } from '../../payments/types.ts';
+import { fundableAccount } from './accounts.ts';
+import { FundingError } from './errors.ts';
+import { formatMoney, type Movement, noteMovement, transition } from './movements.ts';
+import { postMovement } from './postings.ts';
+import type { FundingService } from './service.ts';
+
+export type WebhookOutcome = 'applied' | 'ignored' | 'replayed';
+
+const isUuid = (v: string) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(v);
+
+/**
+ * Verifies, records and applies one webhook. Throws FundingError WEBHOOK_REJECTED (bad signature, stale, malformed,
+ * unknown payment) or WEBHOOK_CONFLICT; the caller answers 4xx and logs it.
+ */
+export async function receivePspWebhook(
+  funding: FundingService,
+  headers: WebhookHeaders,
+  rawBody: Buffer,
+): Promise<{ outcome: WebhookOutcome; eventId: string; movementId: string | null }> {
+  const { deps } = funding;
+  if (!deps.psp) throw new FundingError('PSP_NOT_CONFIGURED', 404, 'no payment provider is configured');
+  let event: PspEvent;
+  try {
+    event = deps.psp.parseWebhook(headers, rawBody, deps.clock.now());
+  } catch (err) {
+    if (err instanceof WebhookRejected) {
+      throw new FundingError('WEBHOOK_REJECTED', 400, `webhook refused: ${err.message}`, { reason: err.reason });
+    }
+    throw err;
+  }
+  const bodySha256 = createHash('sha256').update(rawBody).digest('hex');
+  const reference = event.payment?.merchantReference ?? event.payout?.merchantReference ?? '';
+  return deps.database.db.transaction(async (tx) => {
+    const [stored] = await tx
+      .insert(pspEvents)
+      .values({
+        psp: deps.psp!.name,
+        eventId: event.eventId,
+        type: event.type,
+        bodySha256,
+        payload: JSON.parse(rawBody.toString('utf8')),
+        outcome: 'received',
+        occurredAt: event.occurredAt,
+        receivedAt: deps.clock.now(),
+      })
+      .onConflictDoNothing()
+      .returning();
+    if (!stored) {
+      const [earlier] = await tx.select().from(pspEvents).where(eq(pspEvents.eventId, event.eventId)).limit(1);
+      if (earlier && earlier.bodySha256 !== bodySha256) {
+        throw new FundingError(
+          'WEBHOOK_CONFLICT',
+          409,
+          `event ${event.eventId} was already received with a different body; the first one stands`,
+        );
+      }
+      return { outcome: 'replayed' as const, eventId: event.eventId, movementId: earlier?.movementId ?? null };
+    }
+    const [movement] = isUuid(reference)
+      ? await tx.select().from(moneyMovements).where(eq(moneyMovements.id, reference)).for('update')
+      : [];
+    const expectedKind = event.payment ? 'deposit' : 'withdrawal';
+    if (!movement || movement.kind !== expectedKind || movement.psp !== deps.psp!.name) {
+      // Rolls the stored event back with the transaction: an unknown payment is refused, not remembered.
+      throw new FundingError(
+        'WEBHOOK_REJECTED',
+        422,
+        `webhook refused: no ${expectedKind} with reference ${reference || '(none)'} was started here`,
+        { reason: 'unknown_payment' },
+      );
+    }
+    const note = event.payment
+      ? await applyPayment(funding, tx, movement, event.payment, event.eventId)
+      : await applyPayout(funding, tx, movement, event.payout!, event.eventId);
+    await tx
+      .update(pspEvents)
+      .set({ movementId: movement.id, outcome: note ? 'applied' : 'ignored', note: note ?? 'already reflected' })
+      .where(eq(pspEvents.id, stored.id));
+    return {
+      outcome: note ? ('applied' as const) : ('ignored' as const),
+      eventId: event.eventId,
+      movementId: movement.id,
+    };
+  });
+}
+
+const pspActor = (m: Movement) => ({ type: 'psp' as const, id: m.psp });
+
+/** Brings a deposit to what the PSP's payment snapshot says. Returns what changed, or null when nothing did. */
+async function applyPayment(
+  funding: FundingService,
+  tx: Executor,
+  movement: Movement,
+  payment: PspPayment,
+  eventId: string,
+): Promise<string | null> {
+  const { deps } = funding;
+  if (payment.amountMinor !== movement.amountMinor || payment.currency !== movement.currency) {
+    await deps.alerts.raise(tx, {
+      kind: 'psp_amount_mismatch',
+      dedupeKey: `psp_mismatch:${movement.id}`,
+      severity: 'critical',
+      title: `deposit ${movement.id}: the PSP reports ${payment.amountMinor} ${payment.currency}, we asked for ${movement.amountMinor} ${movement.currency}`,
+      details: { movementId: movement.id, eventId, payment },
+    });
+    await noteMovement(tx, deps.clock, movement.id, {
+      source: 'psp',
+      type: 'payment.mismatch',
+      message: 'The payment provider reported a different amount; our team is checking it.',
+      details: { eventId, payment },
+    });
+    return 'amount mismatch: held for review';
+  }
+  let current = movement;
+  const changes: string[] = [];
+  const captured = ['succeeded', 'refunded', 'partially_refunded', 'charged_back'].includes(payment.status);
+  if (payment.status === 'pending') {
+    const after = await transition(tx, deps, current, {
+      from: ['awaiting_payment'],
+      to: 'payment_pending',
+      set: { pspPaymentId: payment.pspPaymentId },
+      note: {
+        source: 'psp',
+        type: 'payment.pending',
+        message: 'Your payment is being processed by the payment provider.',
+        details: { eventId },
+      },
+      actor: pspActor(current),
+    });
+    if (after) changes.push('pending');
+  } else if (payment.status === 'failed') {
+    const reason = payment.failureReason ?? 'declined';
+    const after = await transition(tx, deps, current, {
+      from: ['awaiting_payment', 'payment_pending'],
+      to: 'payment_failed',
+      set: { pspPaymentId: payment.pspPaymentId, failureReason: `the payment failed: ${reason.replace(/_/g, ' ')}` },
+      note: {
+        source: 'psp',
+        type: 'payment.failed',
+        message: `The payment did not go through (${reason.replace(/_/g, ' ')}). Nothing was charged.`,
+        details: { eventId },
+      },
+      actor: pspActor(current),
+    });
+    if (after) changes.push('failed');
+    else if (['approved', 'posted', 'posting_failed'].includes(current.status)) {
+      await deps.alerts.raise(tx, {
+        kind: 'psp_contradiction',
+        dedupeKey: `psp_contradiction:${movement.id}`,
+        severity: 'critical',
+        title: `deposit ${movement.id} is ${current.status} but the PSP now reports the payment failed`,
+        details: { movementId: movement.id, eventId },
+      });
+      changes.push('contradiction raised');
+    }
+  }
+  if (captured) {
+    const after = await approveDeposit(funding, tx, current, payment, eventId);
+    if (after) {
+      current = after;
+      changes.push('approved');
+    }
+  }
+  const takenBack = Math.min(payment.amountMinor, payment.refundedMinor + payment.chargedBackMinor);
+  if (captured && takenBack > current.refundedMinor) {
+    current = await takeBack(funding, tx, current, takenBack, payment.chargedBackMinor > 0, eventId);
+    changes.push(payment.chargedBackMinor > 0 ? 'charged back' : 'refunded');
+  }
+  return changes.length ? changes.join(', ') : null;
+}
+
+/** The PSP captured the money: ledger, status and the balance operation, in this one transaction. */
+async function approveDeposit(
+  funding: FundingService,
+  tx: Executor,
+  movement: Movement,
+  payment: PspPayment,
+  eventId: string,
+): Promise<Movement | null> {
+  const { deps } = funding;
+  if (movement.status !== 'awaiting_payment' && movement.status !== 'payment_pending') return null;
+  await postMovement(tx, deps.clock, movement, 'deposit.received', { pspEventId: eventId, key: 'received' });
+  const account = await fundableAccount(tx, movement.tradingAccountId, { allowDemo: true }).catch(() => null);
+  if (!account) {
+    // The account closed while the client paid: the money waits in their client funds for staff to place or refund.
+    await deps.alerts.raise(tx, {
+      kind: 'deposit_unpostable',
+      dedupeKey: `deposit_unpostable:${movement.id}`,
+      severity: 'critical',
+      title: `deposit ${movement.id} was paid but its trading account is no longer open`,
+      details: { movementId: movement.id },
+    });
+    return transition(tx, deps, movement, {
+      from: ['awaiting_payment', 'payment_pending'],
+      to: 'posting_failed',
+      set: { pspPaymentId: payment.pspPaymentId, failureReason: 'the trading account is no longer open' },
+      note: {
+        source: 'psp',
+        type: 'payment.succeeded',
+        message: 'Payment received, but your trading account is no longer open; our team will contact you.',
+        details: { eventId },
+      },
+      actor: pspActor(movement),
+    });
+  }
+  const op = await enqueueOperation(tx, deps, {
+    kind: 'balance',
+    serverCode: account.serverCode,
+    login: account.login,
+    payload: { amount: movement.amountMinor, currency: movement.currency, note: 'deposit' },
+    handler: 'funding.deposit',
+    requestedBy: `psp:${movement.psp}`,
+    correlationId: movement.id,
+  });
+  return transition(tx, deps, movement, {
+    from: ['awaiting_payment', 'payment_pending'],
+    to: 'approved',
+    set: { pspPaymentId: payment.pspPaymentId, operationId: op.id },
+    note: {
+      source: 'psp',
+      type: 'payment.succeeded',
+      message: `Payment of ${formatMoney(movement.amountMinor, movement.currency)} received. We are crediting your trading account ${account.login}.`,
+      details: { eventId, operation: op.reference, cardLast4: payment.cardLast4 },
+    },
+    actor: pspActor(movement),
+    correlationId: op.reference,
+  });
+}
+
+/**
+ * A refund or chargeback: the PSP took money back. The ledger records that the client owes it, the client is
+ * flagged, and, once the deposit is on the server, a balance operation takes it back from the trading account.
+ */
+async function takeBack(
+  funding: FundingService,
+  tx: Executor,
+  movement: Movement,
+  totalTakenBack: number,
+  chargeback: boolean,
+  eventId: string,
+): Promise<Movement> {
+  const { deps } = funding;
+  const delta = totalTakenBack - movement.refundedMinor;
+  const what = chargeback ? 'chargeback' : 'refund';
+  await postMovement(tx, deps.clock, movement, 'refund.received', {
+    amountMinor: delta,
+    pspEventId: eventId,
+    key: `takeback:${totalTakenBack}`,
+  });
+  const [updated] = await tx
+    .update(moneyMovements)
+    .set({ refundedMinor: totalTakenBack, updatedAt: deps.clock.now() })
+    .where(eq(moneyMovements.id, movement.id))
+    .returning();
+  await tx.insert(clientFlags).values({
+    clientId: movement.clientId,
+    kind: what,
+    reason: `${what} of ${formatMoney(delta, movement.currency)} on deposit ${movement.id}`,
+    movementId: movement.id,
+    createdAt: deps.clock.now(),
+  });
+  await deps.alerts.raise(tx, {
+    kind: `client_${what}`,
+    dedupeKey: `${what}:${movement.id}:${totalTakenBack}`,
+    severity: chargeback ? 'critical' : 'warning',
+    title: `${what} of ${formatMoney(delta, movement.currency)} on deposit ${movement.id}; the client is flagged`,
+    details: { movementId: movement.id, clientId: movement.clientId, eventId },
+  });
+  await noteMovement(tx, deps.clock, movement.id, {
+    source: 'psp',
+    type: `payment.${chargeback ? 'charged_back' : 'refunded'}`,
+    message: chargeback
+      ? `Your bank reversed ${formatMoney(delta, movement.currency)} of this payment (a chargeback).`
+      : `${formatMoney(delta, movement.currency)} of this payment was refunded to you.`,
+    details: { eventId, totalTakenBack },
+  });
+  if (updated!.status === 'posted' || updated!.status === 'reversing' || updated!.status === 'refunded') {
+    return reverseOnServer(funding, tx, updated!, delta, chargeback);
+  }
+  // Not on the server yet: the deposit handler takes the refunded part back once the deposit lands.
+  return updated!;
+}
+
+/** Enqueues the balance operation that takes `amount` back from the trading account. */
+export async function reverseOnServer(
+  funding: FundingService,
+  tx: Executor,
+  movement: Movement,
+  amount: number,
+  chargeback: boolean,
+): Promise<Movement> {
+  const { deps } = funding;
+  const account = await fundableAccount(tx, movement.tradingAccountId, { allowDemo: true }).catch(() => null);
+  if (!account) {
+    await deps.alerts.raise(tx, {
+      kind: 'reversal_blocked',
+      dedupeKey: `reversal_blocked:${movement.id}`,
+      severity: 'critical',
+      title: `deposit ${movement.id}: money was taken back by the PSP but the trading account is not open to debit`,
+      details: { movementId: movement.id },
+    });
+    return movement;
+  }
+  const op = await enqueueOperation(tx, deps, {
+    kind: 'balance',
+    serverCode: account.serverCode,
+    login: account.login,
+    payload: { amount: -amount, currency: movement.currency, note: chargeback ? 'chargeback' : 'refund' },
+    referenceKind: 'withdrawal',
+    handler: 'funding.reversal',
+    requestedBy: `psp:${movement.psp}`,
+    correlationId: movement.id,
+  });
+  const after = await transition(tx, deps, movement, {
+    from: ['posted', 'reversing', 'refunded'],
+    to: 'reversing',
+    set: { returnOperationId: op.id },
+    note: {
+      source: 'crm',
+      type: 'reversal.requested',
+      message: `${formatMoney(amount, movement.currency)} is being taken back from trading account ${account.login}.`,
+      details: { operation: op.reference },
+    },
+    actor: { type: 'system', id: null },
+    correlationId: op.reference,
+  });
+  return after ?? movement;
+}
+
+/** Brings a withdrawal to what the PSP's payout snapshot says. */
+async function applyPayout(
+  funding: FundingService,
+  tx: Executor,
+  movement: Movement,
+  payout: PspPayout,
+  eventId: string,
+): Promise<string | null> {
+  const { deps } = funding;
+  if (payout.status === 'succeeded') {
+    const after = await transition(tx, deps, movement, {
+      from: ['debited', 'payout_pending'],
+      to: 'completed',
+      set: { pspPayoutId: payout.pspPayoutId },
+      note: {
+        source: 'psp',
+        type: 'payout.succeeded',
+        message: `${formatMoney(movement.amountMinor, movement.currency)} has been paid out to you.`,
+        details: { eventId },
+      },
+      actor: pspActor(movement),
+    });
+    if (!after) return null;
+    await postMovement(tx, deps.clock, after, 'withdrawal.paid', { pspEventId: eventId, key: 'paid' });
+    return 'paid out';
+  }
+  if (payout.status === 'failed') {
+    if (movement.pspPayoutId === null) {
+      await tx
+        .update(moneyMovements)
+        .set({ pspPayoutId: payout.pspPayoutId })
+        .where(eq(moneyMovements.id, movement.id));
+    }
+    const returned = await funding.payoutFailed(
+      tx,
+      movement,
+      payout.failureReason?.replace(/_/g, ' ') ?? 'the payment provider could not pay it out',
+      eventId,
+    );
+    return returned ? 'payout failed: returning the money' : null;
+  }
+  return null;
+}
