@@ -25,7 +25,7 @@ describe('transfers between a client’s own accounts, credits and adjustments',
   });
 
   const mt5Account = async (login: number) => (await t.simAccount(t.live, login)).account as Record<string, string>;
-  const minor = (value: string | number) => Math.round(Number(value) * 100);
+  const minor = (value: string | number | undefined) => Math.round(Number(value) * 100);
   const mt4Balance = async (login: number) => {
     const user = (await control(t.mt4!, 'GET', `/control/users/${login}`)) as { balance: number };
     return minor(user.balance);
