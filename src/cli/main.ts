@@ -80,7 +80,7 @@ export function buildProgram(): Command {
 
   program
     .command('sim')
-    .description('MetaTrader simulators: `brokerdesk sim mt5|mt4|fleet --help`')
+    .description('MetaTrader and PSP simulators: `brokerdesk sim mt5|mt4|psp|fleet --help`')
     .helpOption(false)
     .allowUnknownOption()
     .allowExcessArguments()
