@@ -10,6 +10,7 @@ import {
   boolean,
   char,
   check,
+  doublePrecision,
   foreignKey,
   index,
   integer,
@@ -772,4 +773,183 @@ export const clientFlags = pgTable(
     clearedBy: text('cleared_by'),
   },
   (t) => [index('client_flags_client_idx').on(t.clientId)],
+);
+
+// --- trade sync (src/modules/trades) and manual changes (src/modules/external-changes) ------------------------------
+
+export const tradeRecordTypes = ['deal', 'closed_trade', 'balance'] as const;
+export type TradeRecordType = (typeof tradeRecordTypes)[number];
+
+/**
+ * Every history record synced from a trading server, one model for both platforms: an MT5 deal (with its entry
+ * in/out/inout/out_by, order and position id), an MT4 closed trade (MT4's single record per trade, with open and
+ * close), and a balance record (balance, credit, charge, correction, bonus) of either platform. Keyed by
+ * (server, record type, ticket): a record seen again is the same record; when its content changed on the server
+ * (a dealer's correction) the row is updated, `version` goes up and an audit event keeps the old and new values.
+ * Linked to a trading account by (server_code, login). Volumes are lots × 10 000; money is integer minor units of
+ * the account currency at the group's digits (as the connector read them).
+ */
+export const tradeRecords = pgTable(
+  'trade_records',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    serverCode: text('server_code').notNull(),
+    platform: text('platform', { enum: ['mt4', 'mt5'] }).notNull(),
+    recordType: text('record_type', { enum: tradeRecordTypes }).notNull(),
+    ticket: text('ticket').notNull(),
+    login: bigint('login', { mode: 'number' }).notNull(),
+    /** Deal time; an MT4 trade's close time; a balance record's time. */
+    time: timestamp('time', { withTimezone: true, precision: 3 }).notNull(),
+    /** MT4 closed trades: when the trade was opened. */
+    openTime: timestamp('open_time', { withTimezone: true, precision: 3 }),
+    symbol: text('symbol'),
+    side: text('side', { enum: ['buy', 'sell'] }),
+    /** MT5 deals: in, out, inout (netting reversal), out_by (hedging close by an opposite position). */
+    entry: text('entry', { enum: ['in', 'out', 'inout', 'out_by'] }),
+    orderTicket: text('order_ticket'),
+    positionId: text('position_id'),
+    /** Lots × 10 000 (0.01 lot = 100), for both platforms. */
+    volume: bigint('volume', { mode: 'number' }),
+    /** Deal price; an MT4 trade's open price. */
+    price: doublePrecision('price'),
+    /** MT4 closed trades: the close price. */
+    closePrice: doublePrecision('close_price'),
+    profitMinor: bigint('profit_minor', { mode: 'number' }),
+    commissionMinor: bigint('commission_minor', { mode: 'number' }),
+    swapMinor: bigint('swap_minor', { mode: 'number' }),
+    /** Balance records: the signed amount and its kind. */
+    amountMinor: bigint('amount_minor', { mode: 'number' }),
+    balanceKind: text('balance_kind', { enum: ['balance', 'credit', 'charge', 'correction', 'bonus'] }),
+    /** The Brokerdesk reference parsed from the comment (null: not made by the CRM). */
+    reference: text('reference'),
+    comment: text('comment').notNull().default(''),
+    anomalies: jsonb('anomalies'),
+    /** SHA-1 of the normalised content: a record seen again with another hash was changed on the server. */
+    contentHash: text('content_hash').notNull(),
+    version: integer('version').notNull().default(1),
+    /** poll, pumping or backfill: what first brought it in. */
+    source: text('source').notNull(),
+    firstSeenAt: timestamp('first_seen_at', { withTimezone: true, precision: 3 }).notNull(),
+    updatedAt: timestamp('updated_at', { withTimezone: true, precision: 3 }).notNull(),
+  },
+  (t) => [
+    uniqueIndex('trade_records_key_idx').on(t.serverCode, t.recordType, t.ticket),
+    index('trade_records_account_idx').on(t.serverCode, t.login, t.time),
+    index('trade_records_server_time_idx').on(t.serverCode, t.recordType, t.time),
+    check('trade_records_type_ck', sql`${t.recordType} in ('deal','closed_trade','balance')`),
+  ],
+);
+
+/**
+ * Open positions as last seen on each server (MT5 positions, MT4 open market trades): a snapshot, replaced by each
+ * position sync and kept current by MT4 pumping; not versioned (floating profit changes all the time).
+ */
+export const tradePositions = pgTable(
+  'trade_positions',
+  {
+    serverCode: text('server_code').notNull(),
+    ticket: text('ticket').notNull(),
+    platform: text('platform', { enum: ['mt4', 'mt5'] }).notNull(),
+    login: bigint('login', { mode: 'number' }).notNull(),
+    symbol: text('symbol').notNull(),
+    side: text('side', { enum: ['buy', 'sell'] }).notNull(),
+    /** Lots × 10 000. */
+    volume: bigint('volume', { mode: 'number' }).notNull(),
+    openPrice: doublePrecision('open_price').notNull(),
+    currentPrice: doublePrecision('current_price').notNull(),
+    openTime: timestamp('open_time', { withTimezone: true, precision: 3 }).notNull(),
+    profitMinor: bigint('profit_minor', { mode: 'number' }).notNull(),
+    swapMinor: bigint('swap_minor', { mode: 'number' }).notNull(),
+    commissionMinor: bigint('commission_minor', { mode: 'number' }).notNull(),
+    updatedAt: timestamp('updated_at', { withTimezone: true, precision: 3 }).notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.serverCode, t.ticket] }),
+    index('trade_positions_account_idx').on(t.serverCode, t.login),
+  ],
+);
+
+/**
+ * Sync state per server: history is complete up to `synced_to` (the next pass reads from a little before it, so
+ * late records are not missed); a lease so that one worker at a time runs a server's pass; the last error; and a
+ * resumable backfill window (`backfill_next` is where an interrupted backfill continues).
+ */
+export const tradeSyncCursors = pgTable('trade_sync_cursors', {
+  serverCode: text('server_code')
+    .primaryKey()
+    .references(() => tradingServers.code),
+  syncedTo: timestamp('synced_to', { withTimezone: true, precision: 3 }),
+  leaseOwner: text('lease_owner'),
+  leaseUntil: timestamp('lease_until', { withTimezone: true, precision: 3 }),
+  lastPassStartedAt: timestamp('last_pass_started_at', { withTimezone: true, precision: 3 }),
+  lastSuccessAt: timestamp('last_success_at', { withTimezone: true, precision: 3 }),
+  lastError: text('last_error'),
+  lastErrorAt: timestamp('last_error_at', { withTimezone: true, precision: 3 }),
+  consecutiveFailures: integer('consecutive_failures').notNull().default(0),
+  recordsIngested: bigint('records_ingested', { mode: 'number' }).notNull().default(0),
+  recordsChanged: bigint('records_changed', { mode: 'number' }).notNull().default(0),
+  positionsSyncedAt: timestamp('positions_synced_at', { withTimezone: true, precision: 3 }),
+  accountsCheckedAt: timestamp('accounts_checked_at', { withTimezone: true, precision: 3 }),
+  backfillFrom: timestamp('backfill_from', { withTimezone: true, precision: 3 }),
+  backfillTo: timestamp('backfill_to', { withTimezone: true, precision: 3 }),
+  backfillNext: timestamp('backfill_next', { withTimezone: true, precision: 3 }),
+  backfillFinishedAt: timestamp('backfill_finished_at', { withTimezone: true, precision: 3 }),
+  updatedAt: timestamp('updated_at', { withTimezone: true, precision: 3 }).notNull(),
+});
+
+export const externalChangeKinds = [
+  'balance_record',
+  'group_change',
+  'leverage_change',
+  'trading_change',
+  'unknown_account',
+] as const;
+export type ExternalChangeKind = (typeof externalChangeKinds)[number];
+
+/**
+ * Changes made on a trading server that the CRM did not make (scenario 2): a balance or credit record without a
+ * Brokerdesk reference, a group, leverage or trading-permission change, an account the CRM does not know. Each is
+ * recorded once (`natural_key`), reflected in the CRM (a ledger transaction for money; the account row for group,
+ * leverage and trading), alerted, and waits for an operator to acknowledge or explain it.
+ */
+export const externalChanges = pgTable(
+  'external_changes',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    naturalKey: text('natural_key').notNull().unique(),
+    kind: text('kind', { enum: externalChangeKinds }).notNull(),
+    serverCode: text('server_code').notNull(),
+    login: bigint('login', { mode: 'number' }).notNull(),
+    /** The CRM's account and client, when the CRM knows the account. */
+    tradingAccountId: uuid('trading_account_id').references(() => tradingAccounts.id),
+    clientId: uuid('client_id').references(() => clients.id),
+    /** Balance records: the server ticket, kind, signed amount and the account's currency. */
+    ticket: text('ticket'),
+    recordKind: text('record_kind'),
+    amountMinor: bigint('amount_minor', { mode: 'number' }),
+    currency: char('currency', { length: 3 }),
+    comment: text('comment'),
+    /** The CRM's value and the server's (group, leverage, trading), or what is known of an unknown account. */
+    before: jsonb('before'),
+    after: jsonb('after'),
+    details: jsonb('details'),
+    ledgerTransactionId: uuid('ledger_transaction_id').references(() => ledgerTransactions.id),
+    /** When the server made the change (its record time), if known; else when it was detected. */
+    occurredAt: timestamp('occurred_at', { withTimezone: true, precision: 3 }).notNull(),
+    detectedAt: timestamp('detected_at', { withTimezone: true, precision: 3 }).notNull(),
+    status: text('status', { enum: ['open', 'acknowledged', 'explained'] }).notNull(),
+    reviewedBy: text('reviewed_by'),
+    reviewedAt: timestamp('reviewed_at', { withTimezone: true, precision: 3 }),
+    reviewNote: text('review_note'),
+  },
+  (t) => [
+    check(
+      'external_changes_kind_ck',
+      sql`${t.kind} in ('balance_record','group_change','leverage_change','trading_change','unknown_account')`,
+    ),
+    check('external_changes_status_ck', sql`${t.status} in ('open','acknowledged','explained')`),
+    index('external_changes_status_idx').on(t.status, t.detectedAt),
+    index('external_changes_account_idx').on(t.serverCode, t.login),
+    index('external_changes_client_idx').on(t.clientId),
+  ],
 );
