@@ -15,6 +15,7 @@ import { type AlertChannel, EmailChannel, WebhookChannel } from '../modules/aler
 import { AlertService } from '../modules/alerts/service.ts';
 import { recordAudit } from '../modules/audit/service.ts';
 import { ClientService } from '../modules/clients/service.ts';
+import { ExternalChangeService } from '../modules/external-changes/service.ts';
 import { fundingOperationHandlers } from '../modules/funding/handlers.ts';
 import { FundingService } from '../modules/funding/service.ts';
 import { KycService } from '../modules/kyc/service.ts';
@@ -22,6 +23,8 @@ import { KycStorage } from '../modules/kyc/storage.ts';
 import type { Mailer } from '../modules/mail/outbox.ts';
 import { SmtpMailer } from '../modules/mail/smtp.ts';
 import { PartnerService } from '../modules/partners/service.ts';
+import { registerSyncGauges } from '../modules/trades/metrics.ts';
+import { TradeSync } from '../modules/trades/sync.ts';
 import type { AuditPort, OperationHandler, OperationsDeps } from '../operations/ports.ts';
 import { Sealer } from '../operations/sealed.ts';
 import { SandboxPaymentProvider } from '../payments/sandbox.ts';
@@ -50,6 +53,10 @@ export interface AppContext {
   partners: PartnerService;
   /** Deposits, withdrawals, credits, adjustments and transfers. */
   funding: FundingService;
+  /** Changes made on the servers that the CRM did not make: recorded, reflected, alerted, reviewed. */
+  externalChanges: ExternalChangeService;
+  /** Trade and deal sync (the worker runs it: `start()`, then `tick()` every few seconds). */
+  trades: TradeSync;
   operationsDeps(handlers?: Record<string, OperationHandler>): OperationsDeps;
   close(): Promise<void>;
 }
@@ -168,6 +175,9 @@ export async function createContext(
     logger,
   });
   const fundingHandlers = fundingOperationHandlers(funding);
+  const externalChanges = new ExternalChangeService({ database, clock, audit, alerts, logger });
+  const trades = new TradeSync({ database, platforms: registry, clock, audit, alerts, externalChanges, logger });
+  registerSyncGauges(database, clock);
   return {
     config,
     logger,
@@ -183,6 +193,8 @@ export async function createContext(
     kyc,
     partners: new PartnerService({ database, clock, publicUrl: config.publicUrl }),
     funding,
+    externalChanges,
+    trades,
     operationsDeps: (handlers = {}) => ({
       database,
       platforms: registry,
@@ -194,6 +206,7 @@ export async function createContext(
       logger,
     }),
     async close() {
+      await trades.stop();
       await registry.close();
       for (const c of channels) if (c instanceof EmailChannel) c.close();
       mailer?.close?.();

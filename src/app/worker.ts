@@ -1,6 +1,6 @@
 /**
  * The worker process: runs the operations engine, sends approved withdrawals to the PSP, drains the alert and
- * email outboxes, pings the trading servers and raises monitor alerts. Stateless: any number of workers can run against one PostgreSQL.
+ * email outboxes, pings the trading servers, syncs trade history (with MT4 pumping) and raises monitor alerts. Stateless: any number of workers can run against one PostgreSQL.
  */
 import { deliverAlerts } from '../modules/alerts/delivery.ts';
 import { deliverOutboxEmails } from '../modules/mail/outbox.ts';
@@ -32,6 +32,7 @@ export async function startWorker(
   });
   registerDatabaseGauges(ctx.database);
   await engine.start();
+  await ctx.trades.start();
   ctx.logger.info({ worker: engine.workerId }, 'worker started');
 
   const every = (ms: number, task: () => Promise<unknown>, name: string) => {
@@ -56,6 +57,8 @@ export async function startWorker(
     every(5_000, () => deliverOutboxEmails(ctx.database, ctx.mailer, { clock: ctx.clock }), 'email delivery'),
     every(600_000, () => ctx.kyc.expireDue(), 'kyc expiry'),
     every(3_000, () => ctx.funding.dispatchPayouts(), 'payout dispatch'),
+    // Trade sync: polls, catch-ups, positions, account checks and lag alerts, each when due (see modules/trades).
+    every(5_000, () => ctx.trades.tick(), 'trade sync'),
     every(
       15_000,
       () =>
@@ -70,6 +73,7 @@ export async function startWorker(
     engine,
     async stop() {
       for (const t of timers) clearInterval(t);
+      await ctx.trades.stop();
       await engine.stop();
     },
   };

@@ -1,0 +1,219 @@
+/**
+ * The CRM's one model of trading history (table `trade_records`), built from what the connectors hand over: an MT5
+ * deal keeps its entry (in/out/inout/out_by), order and position id; an MT4 closed trade keeps its open and close;
+ * a balance record of either platform keeps its kind, signed amount and the Brokerdesk reference its comment carries
+ * (null = not the CRM's). Volumes become integers in lots × 10 000, money stays integer minor units as the connector
+ * read it. Pure functions: no database, no clock.
+ */
+import { createHash } from 'node:crypto';
+import type { tradeRecords } from '../../db/schema.ts';
+import type { HistoryRecord, OpenPosition, PlatformKind } from '../../platforms/types.ts';
+
+/** Lots × this = the stored volume (0.01 lot = 100; MT5's own `Volume` unit). */
+export const VOLUME_SCALE = 10_000;
+
+export type TradeRecordRow = typeof tradeRecords.$inferSelect;
+export type TradeRecordSource = 'poll' | 'pumping' | 'backfill';
+
+/** The content of a record as synced: every column a server-side correction could change. */
+export interface NormalisedRecord {
+  serverCode: string;
+  platform: PlatformKind;
+  recordType: 'deal' | 'closed_trade' | 'balance';
+  ticket: string;
+  login: number;
+  time: Date;
+  openTime: Date | null;
+  symbol: string | null;
+  side: 'buy' | 'sell' | null;
+  entry: 'in' | 'out' | 'inout' | 'out_by' | null;
+  orderTicket: string | null;
+  positionId: string | null;
+  volume: number | null;
+  price: number | null;
+  closePrice: number | null;
+  profitMinor: number | null;
+  commissionMinor: number | null;
+  swapMinor: number | null;
+  amountMinor: number | null;
+  balanceKind: 'balance' | 'credit' | 'charge' | 'correction' | 'bonus' | null;
+  reference: string | null;
+  comment: string;
+  anomalies: string[] | null;
+  contentHash: string;
+}
+
+/** The fields compared (and audited) when a record is seen again. */
+export const CONTENT_FIELDS = [
+  'login',
+  'time',
+  'openTime',
+  'symbol',
+  'side',
+  'entry',
+  'orderTicket',
+  'positionId',
+  'volume',
+  'price',
+  'closePrice',
+  'profitMinor',
+  'commissionMinor',
+  'swapMinor',
+  'amountMinor',
+  'balanceKind',
+  'reference',
+  'comment',
+] as const satisfies readonly (keyof NormalisedRecord)[];
+
+/** Lots as the integer volume; a volume finer than 0.0001 lot is rounded and reported. */
+export function toVolume(lots: number, anomalies: string[]): number {
+  const scaled = lots * VOLUME_SCALE;
+  const volume = Math.round(scaled);
+  if (Math.abs(scaled - volume) > 1e-6)
+    anomalies.push(`volume ${lots} lots is finer than 0.0001 lot; stored ${volume}`);
+  return volume;
+}
+
+function comparable(value: unknown): unknown {
+  return value instanceof Date ? value.getTime() : value;
+}
+
+function hashOf(record: Omit<NormalisedRecord, 'contentHash'>): string {
+  const content = CONTENT_FIELDS.map((f) => comparable(record[f]) ?? null);
+  return createHash('sha1').update(JSON.stringify(content)).digest('hex');
+}
+
+export function normaliseRecord(serverCode: string, platform: PlatformKind, record: HistoryRecord): NormalisedRecord {
+  const anomalies = [...record.anomalies];
+  const base = {
+    serverCode,
+    platform,
+    ticket: record.ticket,
+    login: record.login,
+    comment: record.comment,
+  };
+  let content: Omit<NormalisedRecord, 'contentHash' | 'anomalies'>;
+  switch (record.type) {
+    case 'deal':
+      content = {
+        ...base,
+        recordType: 'deal',
+        time: record.time,
+        openTime: null,
+        symbol: record.symbol,
+        side: record.side,
+        entry: record.entry,
+        orderTicket: record.order,
+        positionId: record.positionId,
+        volume: toVolume(record.volumeLots, anomalies),
+        price: record.price,
+        closePrice: null,
+        profitMinor: record.profit,
+        commissionMinor: record.commission,
+        swapMinor: record.swap,
+        amountMinor: null,
+        balanceKind: null,
+        reference: null,
+      };
+      break;
+    case 'closed_trade':
+      content = {
+        ...base,
+        recordType: 'closed_trade',
+        time: record.closeTime,
+        openTime: record.openTime,
+        symbol: record.symbol,
+        side: record.side,
+        entry: null,
+        // MT4: the order, the position and the trade are one ticket.
+        orderTicket: record.ticket,
+        positionId: record.ticket,
+        volume: toVolume(record.volumeLots, anomalies),
+        price: record.openPrice,
+        closePrice: record.closePrice,
+        profitMinor: record.profit,
+        commissionMinor: record.commission,
+        swapMinor: record.swap,
+        amountMinor: null,
+        balanceKind: null,
+        reference: null,
+      };
+      break;
+    case 'balance':
+      content = {
+        ...base,
+        recordType: 'balance',
+        time: record.time,
+        openTime: null,
+        symbol: null,
+        side: null,
+        entry: null,
+        orderTicket: null,
+        positionId: null,
+        volume: null,
+        price: null,
+        closePrice: null,
+        profitMinor: null,
+        commissionMinor: null,
+        swapMinor: null,
+        amountMinor: record.amount,
+        balanceKind: record.kind,
+        reference: record.reference,
+      };
+      break;
+  }
+  const withAnomalies = { ...content, anomalies: anomalies.length > 0 ? anomalies : null };
+  return { ...withAnomalies, contentHash: hashOf(withAnomalies) };
+}
+
+/** The fields whose values differ between a stored row and a record seen again: {field: [old, new]}. */
+export function differences(
+  stored: Pick<TradeRecordRow, (typeof CONTENT_FIELDS)[number]>,
+  seen: NormalisedRecord,
+): { before: Record<string, unknown>; after: Record<string, unknown> } {
+  const before: Record<string, unknown> = {};
+  const after: Record<string, unknown> = {};
+  for (const field of CONTENT_FIELDS) {
+    const a = comparable(stored[field]) ?? null;
+    const b = comparable(seen[field]) ?? null;
+    if (a !== b) {
+      before[field] = stored[field] ?? null;
+      after[field] = seen[field] ?? null;
+    }
+  }
+  return { before, after };
+}
+
+export interface NormalisedPosition {
+  serverCode: string;
+  ticket: string;
+  platform: PlatformKind;
+  login: number;
+  symbol: string;
+  side: 'buy' | 'sell';
+  volume: number;
+  openPrice: number;
+  currentPrice: number;
+  openTime: Date;
+  profitMinor: number;
+  swapMinor: number;
+  commissionMinor: number;
+}
+
+export function normalisePosition(serverCode: string, platform: PlatformKind, p: OpenPosition): NormalisedPosition {
+  return {
+    serverCode,
+    ticket: p.ticket,
+    platform,
+    login: p.login,
+    symbol: p.symbol,
+    side: p.side,
+    volume: toVolume(p.volumeLots, []),
+    openPrice: p.openPrice,
+    currentPrice: p.currentPrice,
+    openTime: p.openTime,
+    profitMinor: p.profit,
+    swapMinor: p.swap,
+    commissionMinor: p.commission,
+  };
+}

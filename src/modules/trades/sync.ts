@@ -1,0 +1,768 @@
+/**
+ * The trades module owns the CRM's copy of every server's trading history (`trade_records`, `trade_positions`) and
+ * the sync that keeps it: an incremental poll per server with a cursor, MT4 pumping with catch-up, a resumable
+ * backfill, position snapshots, the periodic account check that finds changes the CRM did not make, and the sync lag
+ * (metric and alert). What a change the CRM did not make means is the external-changes module's business.
+ *
+ * ## The cursor
+ * `trade_sync_cursors.synced_to` is the instant up to which a server's history is known to be complete: the start of
+ * the last successful pass (every record the server held then was listed). The next pass lists from `synced_to`
+ * minus the overlap (records the server writes late, or with a clock a little behind ours, are not missed; those seen
+ * again change nothing) to a day ahead (a server clock ahead of ours). A pass that fails leaves the cursor where it
+ * was, so the next one starts again from there: a server restart mid-sync loses nothing and doubles nothing, since
+ * every write is an idempotent upsert by (server, record type, ticket). A lease on the cursor row lets one worker at a
+ * time run a server's pass (a crashed worker's lease expires).
+ *
+ * ## MT4 pumping
+ * With pumping, records are stored as the server pushes them. After each (re)subscription a catch-up pass runs from
+ * before the gap; once it has succeeded the server is live and its cursor follows the clock (lag ~0). Ordinary polls
+ * then run only every `catchUpIntervalMs`, as a safety net.
+ */
+import { and, eq, isNull, lt, or, sql } from 'drizzle-orm';
+import { type Clock, systemClock } from '../../clock.ts';
+import type { Database, Executor } from '../../db/connect.ts';
+import { tradeSyncCursors, tradingAccounts } from '../../db/schema.ts';
+import type { Logger } from '../../log.ts';
+import type { AlertPort, AuditPort } from '../../operations/ports.ts';
+import { DefinitiveError } from '../../platforms/errors.ts';
+import type { PumpingEvent } from '../../platforms/mt4/pumping.ts';
+import type { Platform, PlatformKind } from '../../platforms/types.ts';
+import type { ExternalChangeService, ServerAccountState } from '../external-changes/service.ts';
+import { syncMetrics } from './metrics.ts';
+import {
+  defaultPumpingFactory,
+  type FeedState,
+  Mt4Feed,
+  type PumpingFactory,
+  serverConnectorConfig,
+} from './pumping.ts';
+import { type NormalisedRecord, normalisePosition, normaliseRecord, type TradeRecordSource } from './records.ts';
+import { type IngestResult, ingestRecords, removePosition, replacePositions, upsertPositions } from './store.ts';
+
+const MINUTE = 60_000;
+const DAY = 24 * 60 * MINUTE;
+
+/** Where platforms come from: the server registry (or anything that lists servers and hands out connectors). */
+export interface SyncPlatforms {
+  list(): Promise<{ code: string; platform: PlatformKind; enabled: boolean }[]>;
+  platform(code: string): Promise<Platform>;
+}
+
+export interface TradeSyncOptions {
+  database: Database;
+  platforms: SyncPlatforms;
+  audit: AuditPort;
+  alerts: AlertPort;
+  externalChanges: ExternalChangeService;
+  clock?: Clock;
+  logger?: Logger;
+  /** Identifies this process in cursor leases. */
+  workerId?: string;
+  /** How often each server is polled. Default 15 s. */
+  intervalMs?: number;
+  /** How far before the cursor each pass starts reading. Default 10 min. */
+  overlapMs?: number;
+  /** A server's first pass reads this far back (older history is the backfill's). Default 1 day. */
+  initialLookbackMs?: number;
+  /** With live MT4 pumping, the safety-net poll runs this often. Default 5 min. */
+  catchUpIntervalMs?: number;
+  /** Open positions are re-listed this often. Default 60 s. */
+  positionsIntervalMs?: number;
+  /** Every CRM account is compared with the server this often. Default 10 min. */
+  accountCheckIntervalMs?: number;
+  /** Server calls in parallel during the account check. Default 8. */
+  accountCheckConcurrency?: number;
+  /** Alert when a server's history is older than this (env SYNC_LAG_ALERT_SECONDS). Default 300. */
+  lagAlertSeconds?: number;
+  /** Records per database transaction. Default 1000. */
+  batchSize?: number;
+  /** How long a pass owns a server's cursor. Default 10 min (renewed as batches are written). */
+  leaseMs?: number;
+  /** Subscribe to MT4 pumping in `start()`. Default true. */
+  pumping?: boolean;
+  /** Builds pumping clients (tests); default the MT4 pumping client. */
+  pumpingFactory?: PumpingFactory;
+  /** Where server secrets are resolved for pumping sessions (default process.env, as the registry). */
+  env?: NodeJS.ProcessEnv;
+  /** At most this many unknown logins are looked up on the server per pass. Default 200. */
+  unknownAccountsPerPass?: number;
+}
+
+export interface PassResult extends IngestResult {
+  server: string;
+  status: 'ok' | 'failed' | 'skipped';
+  from: Date | null;
+  to: Date | null;
+  records: number;
+  error?: string;
+  durationMs: number;
+}
+
+export interface BackfillProgress {
+  server: string;
+  from: Date;
+  to: Date;
+  /** Where the backfill has got to (the start of the next chunk). */
+  position: Date;
+  /** Share of the window done, 0–1. */
+  fraction: number;
+  records: number;
+  inserted: number;
+  resumed: boolean;
+}
+
+export interface BackfillResult extends IngestResult {
+  server: string;
+  from: Date;
+  to: Date;
+  records: number;
+  resumedFrom: Date | null;
+  durationMs: number;
+}
+
+export interface ServerSyncStatus {
+  server: string;
+  syncedTo: Date | null;
+  lagSeconds: number | null;
+  lastSuccessAt: Date | null;
+  lastError: string | null;
+  consecutiveFailures: number;
+  recordsIngested: number;
+  recordsChanged: number;
+  feed: FeedState | null;
+  backfill: { from: Date | null; to: Date | null; next: Date | null; finishedAt: Date | null };
+}
+
+type CursorRow = typeof tradeSyncCursors.$inferSelect;
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+export class TradeSync {
+  private readonly database: Database;
+  private readonly clock: Clock;
+  private readonly logger: Logger | undefined;
+  private readonly workerId: string;
+  private readonly o: Required<
+    Pick<
+      TradeSyncOptions,
+      | 'intervalMs'
+      | 'overlapMs'
+      | 'initialLookbackMs'
+      | 'catchUpIntervalMs'
+      | 'positionsIntervalMs'
+      | 'accountCheckIntervalMs'
+      | 'accountCheckConcurrency'
+      | 'lagAlertSeconds'
+      | 'batchSize'
+      | 'leaseMs'
+      | 'unknownAccountsPerPass'
+    >
+  >;
+  private readonly feeds = new Map<string, Mt4Feed>();
+  /** One pass per server at a time in this process (the lease covers other processes). */
+  private readonly running = new Map<string, Promise<PassResult>>();
+  private stopped = false;
+
+  constructor(private readonly options: TradeSyncOptions) {
+    this.database = options.database;
+    this.clock = options.clock ?? systemClock;
+    this.logger = options.logger;
+    this.workerId = options.workerId ?? `trades-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+    this.o = {
+      intervalMs: options.intervalMs ?? 15_000,
+      overlapMs: options.overlapMs ?? 10 * MINUTE,
+      initialLookbackMs: options.initialLookbackMs ?? DAY,
+      catchUpIntervalMs: options.catchUpIntervalMs ?? 5 * MINUTE,
+      positionsIntervalMs: options.positionsIntervalMs ?? MINUTE,
+      accountCheckIntervalMs: options.accountCheckIntervalMs ?? 10 * MINUTE,
+      accountCheckConcurrency: options.accountCheckConcurrency ?? 8,
+      lagAlertSeconds: options.lagAlertSeconds ?? 300,
+      batchSize: options.batchSize ?? 1000,
+      leaseMs: options.leaseMs ?? 10 * MINUTE,
+      unknownAccountsPerPass: options.unknownAccountsPerPass ?? 200,
+    };
+  }
+
+  // --- scheduling --------------------------------------------------------------------------------------------------
+
+  /**
+   * Does whatever is due on every enabled server: owed catch-ups, polls, position listings, account checks; keeps
+   * live MT4 cursors at the clock; raises or resolves lag alerts. Due-ness is read from the cursor rows, so several
+   * workers share the work instead of repeating it. Call it every few seconds (the worker does).
+   */
+  async tick(): Promise<void> {
+    const servers = (await this.options.platforms.list()).filter((s) => s.enabled);
+    await Promise.all(
+      servers.map(async (s) => {
+        try {
+          await this.tickServer(s.code);
+        } catch (err) {
+          this.logger?.warn({ server: s.code, err: errorText(err) }, 'trade sync tick failed');
+        }
+      }),
+    );
+    await this.checkLag();
+  }
+
+  private async tickServer(code: string): Promise<void> {
+    const cursor = await this.cursor(code);
+    const now = this.clock.now().getTime();
+    const feed = this.feeds.get(code);
+    const due = (at: Date | null, every: number) => at === null || now - at.getTime() >= every;
+    if (feed?.state.catchUpOwed) {
+      await this.catchUp(code);
+    } else if (due(cursor.lastPassStartedAt, feed?.state.live ? this.o.catchUpIntervalMs : this.o.intervalMs)) {
+      await this.syncServer(code);
+    }
+    if (feed?.state.live) await this.advanceCursor(this.database.db, code, this.clock.now());
+    if (due(cursor.positionsSyncedAt, this.o.positionsIntervalMs)) await this.syncPositions(code);
+    if (due(cursor.accountsCheckedAt, this.o.accountCheckIntervalMs)) await this.checkAccounts(code);
+  }
+
+  /** Subscribes to pumping on every enabled MT4 server (no-op with `pumping: false`). */
+  async start(): Promise<void> {
+    this.stopped = false;
+    if (this.options.pumping === false) return;
+    for (const s of await this.options.platforms.list()) {
+      if (!s.enabled || s.platform !== 'mt4') continue;
+      try {
+        await this.subscribe(s.code);
+      } catch (err) {
+        // Polls still run; the next start (or `subscribe`) tries again.
+        this.feeds.delete(s.code);
+        this.logger?.warn({ server: s.code, err: errorText(err) }, 'mt4 pumping could not be started');
+      }
+    }
+  }
+
+  /** Ends pumping and waits for passes in progress. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await Promise.all([...this.feeds.values()].map((f) => f.stop()));
+    this.feeds.clear();
+    await Promise.allSettled([...this.running.values()]);
+  }
+
+  /** Starts pumping for one MT4 server. */
+  async subscribe(code: string): Promise<FeedState> {
+    const existing = this.feeds.get(code);
+    if (existing) return existing.state;
+    const feed = new Mt4Feed(code, this.o.overlapMs);
+    this.feeds.set(code, feed);
+    const config = await serverConnectorConfig(this.database, code, this.options.env);
+    const factory = this.options.pumpingFactory ?? defaultPumpingFactory;
+    feed.attach(factory(config, (event) => this.onPumpingEvent(feed, event), this.logger));
+    return feed.state;
+  }
+
+  feedState(code: string): FeedState | null {
+    return this.feeds.get(code)?.state ?? null;
+  }
+
+  // --- incremental passes ------------------------------------------------------------------------------------------
+
+  /** Every enabled server, in parallel (one pass per server). */
+  async syncAll(): Promise<PassResult[]> {
+    const servers = (await this.options.platforms.list()).filter((s) => s.enabled);
+    return Promise.all(servers.map((s) => this.syncServer(s.code)));
+  }
+
+  /**
+   * One incremental pass over a server: everything from the cursor (minus the overlap), or from `from` when given.
+   * Never throws for a server failure: the result says `failed` and the cursor records the error.
+   */
+  syncServer(code: string, options: { from?: Date; source?: TradeRecordSource } = {}): Promise<PassResult> {
+    const inFlight = this.running.get(code);
+    if (inFlight) return inFlight.then(() => this.syncServer(code, options));
+    const pass = this.runPass(code, options).finally(() => this.running.delete(code));
+    this.running.set(code, pass);
+    return pass;
+  }
+
+  private async runPass(code: string, options: { from?: Date; source?: TradeRecordSource }): Promise<PassResult> {
+    const started = performance.now();
+    const result: PassResult = {
+      server: code,
+      status: 'skipped',
+      from: null,
+      to: null,
+      records: 0,
+      inserted: 0,
+      changed: 0,
+      unchanged: 0,
+      durationMs: 0,
+    };
+    const cursor = await this.claim(code);
+    if (!cursor) {
+      result.durationMs = performance.now() - started;
+      return result;
+    }
+    const passStart = this.clock.now();
+    const from =
+      options.from ??
+      (cursor.syncedTo
+        ? new Date(cursor.syncedTo.getTime() - this.o.overlapMs)
+        : new Date(passStart.getTime() - this.o.initialLookbackMs));
+    const to = new Date(passStart.getTime() + DAY);
+    result.from = from;
+    result.to = to;
+    const logins = new Set<number>();
+    try {
+      const platform = await this.options.platforms.platform(code);
+      await this.ingestWindow(platform, code, from, to, options.source ?? 'poll', result, logins);
+      await this.database.db
+        .update(tradeSyncCursors)
+        .set({
+          // Only forward: a catch-up from far back must not move the cursor behind where it was.
+          syncedTo: sql`greatest(${tradeSyncCursors.syncedTo}, ${passStart.toISOString()}::timestamptz)`,
+          lastSuccessAt: this.clock.now(),
+          lastError: null,
+          consecutiveFailures: 0,
+          recordsIngested: sql`${tradeSyncCursors.recordsIngested} + ${result.inserted}`,
+          recordsChanged: sql`${tradeSyncCursors.recordsChanged} + ${result.changed}`,
+          leaseOwner: null,
+          leaseUntil: null,
+          updatedAt: this.clock.now(),
+        })
+        .where(and(eq(tradeSyncCursors.serverCode, code), eq(tradeSyncCursors.leaseOwner, this.workerId)));
+      result.status = 'ok';
+      syncMetrics.passes.inc({ server: code, outcome: 'ok' });
+    } catch (err) {
+      result.status = 'failed';
+      result.error = errorText(err);
+      syncMetrics.passes.inc({ server: code, outcome: 'failed' });
+      this.logger?.warn({ server: code, err: result.error, records: result.records }, 'trade sync pass failed');
+      await this.database.db
+        .update(tradeSyncCursors)
+        .set({
+          lastError: result.error,
+          lastErrorAt: this.clock.now(),
+          consecutiveFailures: sql`${tradeSyncCursors.consecutiveFailures} + 1`,
+          recordsIngested: sql`${tradeSyncCursors.recordsIngested} + ${result.inserted}`,
+          recordsChanged: sql`${tradeSyncCursors.recordsChanged} + ${result.changed}`,
+          leaseOwner: null,
+          leaseUntil: null,
+          updatedAt: this.clock.now(),
+        })
+        .where(and(eq(tradeSyncCursors.serverCode, code), eq(tradeSyncCursors.leaseOwner, this.workerId)))
+        .catch(() => {});
+    }
+    if (result.status === 'ok') await this.lookAtUnknownLogins(code, logins);
+    result.durationMs = performance.now() - started;
+    return result;
+  }
+
+  /** Lists [from, to] and stores it in batches; the next batch is fetched while the previous one is written. */
+  private async ingestWindow(
+    platform: Platform,
+    code: string,
+    from: Date,
+    to: Date,
+    source: TradeRecordSource,
+    totals: IngestResult & { records: number },
+    logins: Set<number>,
+    onBatch?: () => Promise<void>,
+  ): Promise<void> {
+    let batch: NormalisedRecord[] = [];
+    let writing: Promise<void> = Promise.resolve();
+    let failure: unknown = null;
+    const write = (records: NormalisedRecord[]) => {
+      writing = writing.then(async () => {
+        if (failure) return;
+        try {
+          const r = await this.ingest(code, records, source);
+          totals.inserted += r.inserted;
+          totals.changed += r.changed;
+          totals.unchanged += r.unchanged;
+          await this.renewLease(code);
+          await onBatch?.();
+        } catch (err) {
+          failure = err;
+        }
+      });
+    };
+    for await (const record of platform.listHistory({ from, to })) {
+      if (failure) break;
+      batch.push(normaliseRecord(code, platform.kind, record));
+      logins.add(record.login);
+      totals.records += 1;
+      if (batch.length >= this.o.batchSize) {
+        // At most one batch waits to be written while the next is listed.
+        await writing;
+        write(batch);
+        batch = [];
+      }
+    }
+    if (batch.length > 0) write(batch);
+    await writing;
+    if (failure) throw failure;
+  }
+
+  /** Stores records of one server (pumping, polls, backfill, tests). */
+  ingest(code: string, records: NormalisedRecord[], source: TradeRecordSource): Promise<IngestResult> {
+    return ingestRecords(
+      {
+        database: this.database,
+        clock: this.clock,
+        audit: this.options.audit,
+        onNewBalanceRecord: (tx, record) => this.options.externalChanges.recordBalanceRecord(tx, record),
+      },
+      code,
+      records,
+      source,
+    ).then((r) => {
+      if (r.inserted > 0) syncMetrics.records.inc({ server: code, outcome: 'inserted' }, r.inserted);
+      if (r.changed > 0) syncMetrics.records.inc({ server: code, outcome: 'changed' }, r.changed);
+      return r;
+    });
+  }
+
+  private async catchUp(code: string): Promise<PassResult | null> {
+    const feed = this.feeds.get(code);
+    if (!feed?.state.catchUpOwed) return null;
+    const generation = feed.state.generation;
+    const result = await this.syncServer(code, { from: feed.state.catchUpFrom ?? undefined });
+    if (result.status === 'ok') feed.caughtUp(generation);
+    return result;
+  }
+
+  // --- pumping -----------------------------------------------------------------------------------------------------
+
+  private async onPumpingEvent(feed: Mt4Feed, event: PumpingEvent): Promise<void> {
+    if (this.stopped) return;
+    const code = feed.server;
+    if (feed.onStreamEvent(event)) {
+      // Not awaited: the stream must keep flowing while the catch-up lists history (events and the poll are both
+      // idempotent). A failed catch-up stays owed and is retried by the next tick.
+      void this.catchUp(code).catch((err) =>
+        this.logger?.warn({ server: code, err: errorText(err) }, 'pumping catch-up failed'),
+      );
+      return;
+    }
+    const platform: PlatformKind = 'mt4';
+    switch (event.type) {
+      case 'balance':
+        await this.ingest(code, [normaliseRecord(code, platform, { type: 'balance', ...event.record })], 'pumping');
+        return;
+      case 'closed_trade':
+        await this.ingest(code, [normaliseRecord(code, platform, event.trade)], 'pumping');
+        await removePosition(this.database.db, code, event.trade.ticket);
+        return;
+      case 'position':
+        await upsertPositions(this.database.db, [normalisePosition(code, platform, event.position)], this.clock.now());
+        return;
+      case 'account':
+        await this.onAccountEvent(code, event.account, event.time);
+        return;
+      default:
+        return;
+    }
+  }
+
+  /**
+   * A pushed account change. The snapshot may be older than the CRM's row (events queue), so a difference is only a
+   * reason to look: the account is read afresh and compared as the periodic check would.
+   */
+  private async onAccountEvent(code: string, account: ServerAccountState, at: Date): Promise<void> {
+    const [row] = await this.database.db
+      .select()
+      .from(tradingAccounts)
+      .where(and(eq(tradingAccounts.serverCode, code), eq(tradingAccounts.login, account.login)));
+    if (!row) {
+      await this.options.externalChanges.recordUnknownAccount(code, account);
+      return;
+    }
+    if (
+      row.status === 'open' &&
+      (row.groupName !== account.group ||
+        row.leverage !== account.leverage ||
+        row.tradingEnabled !== account.tradingAllowed) &&
+      row.updatedAt.getTime() <= at.getTime()
+    ) {
+      await this.checkAccount(code, await this.options.platforms.platform(code), account.login);
+    }
+  }
+
+  // --- positions ---------------------------------------------------------------------------------------------------
+
+  /** Re-lists a server's open positions (MT5 positions, MT4 open trades). */
+  async syncPositions(code: string): Promise<{ open: number; removed: number } | null> {
+    const listedAt = this.clock.now();
+    try {
+      const platform = await this.options.platforms.platform(code);
+      const positions = (await platform.listOpenPositions()).map((p) => normalisePosition(code, platform.kind, p));
+      const result = await replacePositions(this.database, code, positions, listedAt, this.clock.now());
+      await this.touchCursor(code, { positionsSyncedAt: listedAt });
+      await this.lookAtUnknownLogins(code, new Set(positions.map((p) => p.login)));
+      return result;
+    } catch (err) {
+      this.logger?.warn({ server: code, err: errorText(err) }, 'position sync failed');
+      await this.touchCursor(code, { positionsSyncedAt: listedAt });
+      return null;
+    }
+  }
+
+  // --- account check -----------------------------------------------------------------------------------------------
+
+  /** Compares every open CRM account on the server with the server's own view (scenario 2: group and leverage). */
+  async checkAccounts(code: string): Promise<{ checked: number; changes: number; failed: number }> {
+    const started = this.clock.now();
+    const rows = await this.database.db
+      .select({ login: tradingAccounts.login })
+      .from(tradingAccounts)
+      .where(and(eq(tradingAccounts.serverCode, code), eq(tradingAccounts.status, 'open')));
+    const logins = rows.map((r) => r.login).filter((l): l is number => l !== null);
+    const totals = { checked: 0, changes: 0, failed: 0 };
+    let platform: Platform;
+    try {
+      platform = await this.options.platforms.platform(code);
+    } catch (err) {
+      this.logger?.warn({ server: code, err: errorText(err) }, 'account check: server unavailable');
+      await this.touchCursor(code, { accountsCheckedAt: started });
+      return totals;
+    }
+    let next = 0;
+    const worker = async () => {
+      while (next < logins.length && !this.stopped) {
+        const login = logins[next++]!;
+        try {
+          totals.changes += await this.checkAccount(code, platform, login);
+          totals.checked += 1;
+        } catch (err) {
+          totals.failed += 1;
+          this.logger?.warn({ server: code, login, err: errorText(err) }, 'account check failed for an account');
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.o.accountCheckConcurrency, logins.length) }, worker));
+    await this.touchCursor(code, { accountsCheckedAt: started });
+    return totals;
+  }
+
+  private async checkAccount(code: string, platform: Platform, login: number): Promise<number> {
+    const readAt = this.clock.now();
+    let account: Awaited<ReturnType<Platform['getAccount']>>;
+    try {
+      account = await platform.getAccount(login);
+    } catch (err) {
+      // The manager may no longer see the account: a dealer moved it to a group outside the manager's masks.
+      if (err instanceof DefinitiveError && err.reason === 'no_rights') {
+        const change = await this.options.externalChanges.recordUnreachable(code, login, err.message, readAt);
+        return change ? 1 : 0;
+      }
+      throw err;
+    }
+    return (await this.options.externalChanges.compareAccount(code, account, readAt)).length;
+  }
+
+  /** Logins seen on the server that the CRM has no account for: looked at once each (bounded per pass). */
+  private async lookAtUnknownLogins(code: string, logins: Set<number>): Promise<void> {
+    if (logins.size === 0) return;
+    try {
+      const unknown = await this.options.externalChanges.unknownLogins(code, logins);
+      if (unknown.length === 0) return;
+      const platform = await this.options.platforms.platform(code);
+      for (const login of unknown.slice(0, this.o.unknownAccountsPerPass)) {
+        const account = await platform.getAccount(login);
+        await this.options.externalChanges.recordUnknownAccount(code, account);
+      }
+    } catch (err) {
+      this.logger?.warn({ server: code, err: errorText(err) }, 'unknown-account check failed');
+    }
+  }
+
+  // --- backfill ----------------------------------------------------------------------------------------------------
+
+  /**
+   * Reads a server's history from `from` to `to` (default now) in chunks and stores it. Resumable: the position is
+   * kept on the cursor row after each chunk, and a backfill of the same window continues where it stopped. On a
+   * server never synced, the cursor starts where the backfill ends.
+   */
+  async backfill(
+    code: string,
+    options: { from: Date; to?: Date; chunkMs?: number; onProgress?: (p: BackfillProgress) => void },
+  ): Promise<BackfillResult> {
+    const started = performance.now();
+    const from = options.from;
+    const to = options.to ?? this.clock.now();
+    if (!(from < to))
+      throw new RangeError(`backfill window is empty: from ${from.toISOString()} is not before to ${to.toISOString()}`);
+    const chunkMs = Math.max(MINUTE, options.chunkMs ?? DAY);
+    const cursor = await this.cursor(code);
+    const sameWindow =
+      cursor.backfillFrom?.getTime() === from.getTime() &&
+      cursor.backfillTo?.getTime() === to.getTime() &&
+      cursor.backfillFinishedAt === null &&
+      cursor.backfillNext !== null;
+    const resumedFrom = sameWindow ? cursor.backfillNext : null;
+    let position = resumedFrom ?? from;
+    await this.touchCursor(code, {
+      backfillFrom: from,
+      backfillTo: to,
+      backfillNext: position,
+      backfillFinishedAt: null,
+    });
+    const platform = await this.options.platforms.platform(code);
+    const totals = { records: 0, inserted: 0, changed: 0, unchanged: 0 };
+    const logins = new Set<number>();
+    const span = to.getTime() - from.getTime();
+    const report = (at: Date) =>
+      options.onProgress?.({
+        server: code,
+        from,
+        to,
+        position: at,
+        fraction: Math.min(1, (at.getTime() - from.getTime()) / span),
+        records: totals.records,
+        inserted: totals.inserted,
+        resumed: resumedFrom !== null,
+      });
+    report(position);
+    while (position < to) {
+      const end = new Date(Math.min(position.getTime() + chunkMs, to.getTime()));
+      await this.ingestWindow(platform, code, position, end, 'backfill', totals, logins, async () => report(position));
+      position = end;
+      await this.touchCursor(code, { backfillNext: position });
+      report(position);
+    }
+    const now = this.clock.now();
+    await this.database.db
+      .update(tradeSyncCursors)
+      .set({
+        backfillFinishedAt: now,
+        syncedTo: sql`coalesce(${tradeSyncCursors.syncedTo}, ${new Date(Math.min(to.getTime(), now.getTime())).toISOString()}::timestamptz)`,
+        recordsIngested: sql`${tradeSyncCursors.recordsIngested} + ${totals.inserted}`,
+        recordsChanged: sql`${tradeSyncCursors.recordsChanged} + ${totals.changed}`,
+        updatedAt: now,
+      })
+      .where(eq(tradeSyncCursors.serverCode, code));
+    await this.lookAtUnknownLogins(code, logins);
+    return { server: code, from, to, ...totals, resumedFrom, durationMs: performance.now() - started };
+  }
+
+  // --- lag ---------------------------------------------------------------------------------------------------------
+
+  /** Every enabled server's sync state, lag included (for the back office and `brokerdesk trades status`). */
+  async status(): Promise<ServerSyncStatus[]> {
+    const servers = (await this.options.platforms.list()).filter((s) => s.enabled);
+    const rows = await this.database.db.select().from(tradeSyncCursors);
+    const byCode = new Map(rows.map((r) => [r.serverCode, r]));
+    const now = this.clock.now().getTime();
+    return servers.map((s) => {
+      const c = byCode.get(s.code);
+      return {
+        server: s.code,
+        syncedTo: c?.syncedTo ?? null,
+        lagSeconds: c?.syncedTo ? Math.max(0, (now - c.syncedTo.getTime()) / 1000) : null,
+        lastSuccessAt: c?.lastSuccessAt ?? null,
+        lastError: c?.lastError ?? null,
+        consecutiveFailures: c?.consecutiveFailures ?? 0,
+        recordsIngested: c?.recordsIngested ?? 0,
+        recordsChanged: c?.recordsChanged ?? 0,
+        feed: this.feedState(s.code),
+        backfill: {
+          from: c?.backfillFrom ?? null,
+          to: c?.backfillTo ?? null,
+          next: c?.backfillNext ?? null,
+          finishedAt: c?.backfillFinishedAt ?? null,
+        },
+      };
+    });
+  }
+
+  /**
+   * Raises `sync_lag:<server>` (deduplicated) for each server whose history is older than the threshold, or never
+   * synced while passes fail; resolves it once the server has caught up.
+   */
+  async checkLag(): Promise<void> {
+    const threshold = this.o.lagAlertSeconds;
+    for (const s of await this.status()) {
+      const key = `sync_lag:${s.server}`;
+      const lag = s.lagSeconds ?? (s.consecutiveFailures > 0 ? Number.POSITIVE_INFINITY : null);
+      if (lag !== null && lag > threshold) {
+        await this.options.alerts.raise(this.database.db, {
+          kind: 'sync_lag',
+          dedupeKey: key,
+          severity: 'warning',
+          title: `${s.server}: trade history is ${Number.isFinite(lag) ? `${Math.round(lag)} s` : 'not'} synced${Number.isFinite(lag) ? ' behind' : ''} (threshold ${threshold} s)`,
+          details: {
+            server: s.server,
+            lagSeconds: Number.isFinite(lag) ? Math.round(lag) : null,
+            syncedTo: s.syncedTo?.toISOString() ?? null,
+            lastError: s.lastError,
+            consecutiveFailures: s.consecutiveFailures,
+          },
+        });
+      } else if (lag !== null) {
+        await this.options.alerts.resolve(this.database.db, key, 'system', 'trade sync caught up');
+      }
+    }
+  }
+
+  // --- cursor rows -------------------------------------------------------------------------------------------------
+
+  private async cursor(code: string): Promise<CursorRow> {
+    await this.database.db
+      .insert(tradeSyncCursors)
+      .values({ serverCode: code, updatedAt: this.clock.now() })
+      .onConflictDoNothing({ target: tradeSyncCursors.serverCode });
+    const [row] = await this.database.db.select().from(tradeSyncCursors).where(eq(tradeSyncCursors.serverCode, code));
+    return row!;
+  }
+
+  /** Takes the server's lease (free, expired or already ours); null when another worker holds it. */
+  private async claim(code: string): Promise<CursorRow | null> {
+    await this.cursor(code);
+    const now = this.clock.now();
+    const [row] = await this.database.db
+      .update(tradeSyncCursors)
+      .set({
+        leaseOwner: this.workerId,
+        leaseUntil: new Date(now.getTime() + this.o.leaseMs),
+        lastPassStartedAt: now,
+        updatedAt: now,
+      })
+      .where(
+        and(
+          eq(tradeSyncCursors.serverCode, code),
+          or(
+            isNull(tradeSyncCursors.leaseUntil),
+            lt(tradeSyncCursors.leaseUntil, now),
+            eq(tradeSyncCursors.leaseOwner, this.workerId),
+          ),
+        ),
+      )
+      .returning();
+    return row ?? null;
+  }
+
+  private async renewLease(code: string): Promise<void> {
+    await this.database.db
+      .update(tradeSyncCursors)
+      .set({ leaseUntil: new Date(this.clock.now().getTime() + this.o.leaseMs) })
+      .where(and(eq(tradeSyncCursors.serverCode, code), eq(tradeSyncCursors.leaseOwner, this.workerId)));
+  }
+
+  private async touchCursor(code: string, set: Partial<typeof tradeSyncCursors.$inferInsert>): Promise<void> {
+    await this.cursor(code);
+    await this.database.db
+      .update(tradeSyncCursors)
+      .set({ ...set, updatedAt: this.clock.now() })
+      .where(eq(tradeSyncCursors.serverCode, code));
+  }
+
+  /** Live pumping: history is complete up to now (only forward). */
+  private async advanceCursor(db: Executor, code: string, to: Date): Promise<void> {
+    await db
+      .update(tradeSyncCursors)
+      .set({ syncedTo: to, updatedAt: to })
+      .where(
+        and(
+          eq(tradeSyncCursors.serverCode, code),
+          or(isNull(tradeSyncCursors.syncedTo), lt(tradeSyncCursors.syncedTo, to)),
+        ),
+      );
+  }
+}

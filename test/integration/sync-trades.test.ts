@@ -1,0 +1,325 @@
+/**
+ * Trade sync against the MT5 simulator over its real protocol: every deal lands once, normalised (lots × 10 000,
+ * minor units, entries and position ids); a server restart in the middle of a pass loses and doubles nothing; a
+ * record changed on the server is updated, versioned and audited; the backfill resumes where it stopped; positions
+ * are a fresh snapshot; the lag is a metric and an alert.
+ */
+import { and, eq, sql } from 'drizzle-orm';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../src/clock.ts';
+import { alerts, auditEvents, tradePositions, tradeRecords, tradeSyncCursors } from '../../src/db/schema.ts';
+import { AlertService } from '../../src/modules/alerts/service.ts';
+import { recordAudit } from '../../src/modules/audit/service.ts';
+import { ExternalChangeService } from '../../src/modules/external-changes/service.ts';
+import { registerSyncGauges } from '../../src/modules/trades/metrics.ts';
+import { normaliseRecord } from '../../src/modules/trades/records.ts';
+import { TradeSync } from '../../src/modules/trades/sync.ts';
+import { registry as metricsRegistry } from '../../src/operations/metrics.ts';
+import { createMt5Connector } from '../../src/platforms/mt5/connector.ts';
+import { ServerRegistry } from '../../src/platforms/registry.ts';
+import { createTestDatabase, type TestDatabase } from '../support/db.ts';
+import { expectLedgerBalanced } from '../support/ledger.ts';
+import { control, startMt5 } from '../support/simulators.ts';
+
+const SERVER = 'mt5-sync';
+const ACCOUNTS = 12;
+
+type WireDeal = Record<string, string>;
+
+describe('trade sync from MT5', () => {
+  let database: TestDatabase;
+  let sim: Awaited<ReturnType<typeof startMt5>>;
+  let registry: ServerRegistry;
+  let sync: TradeSync;
+  let alertService: AlertService;
+  const clock = new ManualClock(new Date());
+  const logins: number[] = [];
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    sim = await startMt5({ name: SERVER, seed: 11 });
+    registry = new ServerRegistry({
+      database,
+      clock,
+      factories: { mt5: createMt5Connector },
+      env: { SYNC_MT5_PASSWORD: sim.manager.password },
+    });
+    await registry.upsert({
+      code: SERVER,
+      platform: 'mt5',
+      environment: 'live',
+      address: sim.url,
+      managerLogin: sim.manager.login,
+      passwordSecret: 'env:SYNC_MT5_PASSWORD',
+      caCertPath: sim.certPath ?? null,
+      requestTimeoutMs: 2000,
+      connectTimeoutMs: 1000,
+    });
+    alertService = new AlertService({ clock });
+    const audit = {
+      record: (tx: Parameters<typeof recordAudit>[0], e: Parameters<typeof recordAudit>[1]) =>
+        recordAudit(tx, e, clock),
+    };
+    const externalChanges = new ExternalChangeService({ database, clock, audit, alerts: alertService });
+    sync = new TradeSync({
+      database,
+      platforms: registry,
+      clock,
+      audit,
+      alerts: alertService,
+      externalChanges,
+      pumping: false,
+      batchSize: 200,
+      lagAlertSeconds: 300,
+    });
+    registerSyncGauges(database, clock);
+    for (let i = 0; i < ACCOUNTS; i++) {
+      const user = (await control(sim, 'POST', '/control/accounts', {
+        group: i % 2 === 0 ? 'real\\standard-usd' : 'real\\standard-jpy',
+        name: `Trader ${i}`,
+        leverage: 100,
+        deposit: i % 2 === 0 ? 10_000 : 1_500_000,
+      })) as { Login: string };
+      logins.push(Number(user.Login));
+    }
+    await control(sim, 'POST', '/control/activity/step', { steps: 40 });
+  });
+  afterAll(async () => {
+    await sync?.stop();
+    await registry?.close();
+    await sim?.close();
+    await database?.drop();
+  });
+  afterEach(async () => {
+    await control(sim, 'DELETE', '/control/faults');
+    await expectLedgerBalanced(database.db);
+  });
+
+  /** The server's own deals (those the CRM keeps: trades and balance records), by ticket. */
+  async function serverDeals(): Promise<Map<string, WireDeal>> {
+    const all = new Map<string, WireDeal>();
+    for (const login of logins) {
+      for (const d of (await control(sim, 'GET', `/control/accounts/${login}/deals`)) as WireDeal[]) {
+        if (Number(d.Action) <= 6) all.set(d.Deal!, d);
+      }
+    }
+    return all;
+  }
+
+  const stored = () =>
+    database.db.select().from(tradeRecords).where(eq(tradeRecords.serverCode, SERVER)).orderBy(tradeRecords.ticket);
+
+  async function expectExactlyTheServersDeals(): Promise<void> {
+    const deals = await serverDeals();
+    const rows = await stored();
+    expect(rows.length).toBe(deals.size);
+    expect(new Set(rows.map((r) => r.ticket))).toEqual(new Set(deals.keys()));
+  }
+
+  it('stores every deal once, normalised, and a second pass changes nothing', async () => {
+    const first = await sync.syncServer(SERVER);
+    expect(first.status, first.error).toBe('ok');
+    const deals = await serverDeals();
+    expect(deals.size).toBeGreaterThan(ACCOUNTS * 3);
+    expect(first.inserted).toBe(deals.size);
+    await expectExactlyTheServersDeals();
+
+    const rows = await stored();
+    const trade = rows.find((r) => r.recordType === 'deal' && r.entry === 'out')!;
+    const wire = deals.get(trade.ticket)!;
+    // MT5's Volume is already lots × 10 000; money is minor units at the group's digits (JPY: 0 digits).
+    expect(trade.volume).toBe(Number(wire.Volume));
+    const digits = Number(wire.DigitsCurrency);
+    expect(trade.profitMinor).toBe(Math.round(Number(wire.Profit) * 10 ** digits));
+    expect(trade.positionId).toBe(wire.PositionID);
+    expect(trade.orderTicket).toBe(wire.Order);
+    expect(trade.side).toBe(wire.Action === '0' ? 'buy' : 'sell');
+    expect(new Set(rows.filter((r) => r.recordType === 'deal').map((r) => r.entry))).toContain('in');
+    const deposit = rows.find((r) => r.recordType === 'balance' && r.login === logins[1])!;
+    expect(deposit).toMatchObject({ amountMinor: 1_500_000, balanceKind: 'balance', reference: null, version: 1 });
+
+    clock.advance(1_000);
+    const second = await sync.syncServer(SERVER);
+    expect(second).toMatchObject({ status: 'ok', inserted: 0, changed: 0 });
+    expect(second.unchanged).toBe(deals.size);
+    const [cursor] = await database.db.select().from(tradeSyncCursors).where(eq(tradeSyncCursors.serverCode, SERVER));
+    expect(cursor).toMatchObject({ recordsIngested: deals.size, consecutiveFailures: 0, lastError: null });
+    expect(cursor!.syncedTo!.getTime()).toBe(clock.now().getTime());
+  });
+
+  it('a server restart in the middle of a pass loses nothing and doubles nothing', async () => {
+    await control(sim, 'POST', '/control/activity/step', { steps: 30 });
+    const [before] = await database.db.select().from(tradeSyncCursors).where(eq(tradeSyncCursors.serverCode, SERVER));
+    await control(sim, 'POST', '/control/faults', {
+      endpoint: '/api/deal/get_page',
+      kind: 'down',
+      probability: 0.4,
+      count: 1,
+      downSeconds: 1,
+    });
+    clock.advance(1_000);
+    const broken = await sync.syncServer(SERVER);
+    expect(broken.status).toBe('failed');
+    const [after] = await database.db.select().from(tradeSyncCursors).where(eq(tradeSyncCursors.serverCode, SERVER));
+    expect(after!.syncedTo).toEqual(before!.syncedTo);
+    expect(after).toMatchObject({ consecutiveFailures: 1, leaseOwner: null });
+    expect(after!.lastError).toBeTruthy();
+
+    // The server comes back by itself; passes are retried (the breaker's cool-down runs on the injected clock).
+    const deadline = Date.now() + 20_000;
+    let result = broken;
+    while (result.status !== 'ok' && Date.now() < deadline) {
+      clock.advance(60_000);
+      await new Promise((r) => setTimeout(r, 200));
+      result = await sync.syncServer(SERVER);
+    }
+    expect(result.status, result.error).toBe('ok');
+    await expectExactlyTheServersDeals();
+    const [dupes] = await database.query<{ n: number }>(
+      `select count(*)::int as n from (select ticket from trade_records where server_code = $1
+       group by record_type, ticket having count(*) > 1) d`,
+      [SERVER],
+    );
+    expect(dupes!.n).toBe(0);
+  });
+
+  it('a record corrected on the server is updated, versioned and audited (old and new values)', async () => {
+    const rows = await stored();
+    const row = rows.find((r) => r.recordType === 'deal' && r.entry === 'out' && r.version === 1)!;
+    // The server's correction, as the connector would hand it over (the simulator has no route to edit a deal).
+    const corrected = normaliseRecord(SERVER, 'mt5', {
+      type: 'deal',
+      ticket: row.ticket,
+      login: row.login,
+      order: row.orderTicket,
+      positionId: row.positionId,
+      symbol: row.symbol!,
+      side: row.side!,
+      entry: row.entry!,
+      volumeLots: row.volume! / 10_000,
+      price: row.price!,
+      profit: row.profitMinor! + 1_234,
+      commission: row.commissionMinor!,
+      swap: row.swapMinor!,
+      time: row.time,
+      comment: row.comment,
+      anomalies: [],
+    });
+    clock.advance(1_000);
+    expect(await sync.ingest(SERVER, [corrected], 'pumping')).toMatchObject({ inserted: 0, changed: 1 });
+    const [updated] = await database.db.select().from(tradeRecords).where(eq(tradeRecords.id, row.id));
+    expect(updated).toMatchObject({ version: 2, profitMinor: row.profitMinor! + 1_234 });
+    const [event] = await database.db
+      .select()
+      .from(auditEvents)
+      .where(
+        and(eq(auditEvents.action, 'trade_record.changed'), eq(auditEvents.entityId, `${SERVER}:deal:${row.ticket}`)),
+      );
+    expect(event).toMatchObject({
+      actorType: 'server',
+      actorId: SERVER,
+      before: { version: 1, profitMinor: row.profitMinor },
+      after: { version: 2, profitMinor: row.profitMinor! + 1_234 },
+    });
+    // Seen again as is: nothing. The server's own value on the next pass: the server is the truth, version 3.
+    expect(await sync.ingest(SERVER, [corrected], 'poll')).toMatchObject({ changed: 0, unchanged: 1 });
+    clock.advance(1_000);
+    expect((await sync.syncServer(SERVER)).changed).toBe(1);
+    const [restored] = await database.db.select().from(tradeRecords).where(eq(tradeRecords.id, row.id));
+    expect(restored).toMatchObject({ version: 3, profitMinor: row.profitMinor });
+  });
+
+  it('the backfill resumes where it stopped and stores what is missing', async () => {
+    await database.db.delete(tradeRecords).where(eq(tradeRecords.serverCode, SERVER));
+    const day = 86_400_000;
+    const from = new Date(clock.now().getTime() - 3 * day);
+    const to = new Date(clock.now().getTime() + 60_000);
+    const seen: number[] = [];
+    await expect(
+      sync.backfill(SERVER, {
+        from,
+        to,
+        chunkMs: day,
+        onProgress: (p) => {
+          seen.push(p.fraction);
+          if (p.position.getTime() >= from.getTime() + 2 * day) throw new Error('interrupted (Ctrl-C)');
+        },
+      }),
+    ).rejects.toThrow(/interrupted/);
+    const [cursor] = await database.db.select().from(tradeSyncCursors).where(eq(tradeSyncCursors.serverCode, SERVER));
+    expect(cursor!.backfillNext).toEqual(new Date(from.getTime() + 2 * day));
+    expect(cursor!.backfillFinishedAt).toBeNull();
+
+    const progress: number[] = [];
+    const done = await sync.backfill(SERVER, { from, to, chunkMs: day, onProgress: (p) => progress.push(p.fraction) });
+    expect(done.resumedFrom).toEqual(new Date(from.getTime() + 2 * day));
+    expect(progress.at(-1)).toBe(1);
+    expect(progress[0]).toBeCloseTo(2 / 3, 2);
+    await expectExactlyTheServersDeals();
+    expect(done.inserted).toBe((await serverDeals()).size);
+    const [finished] = await database.db.select().from(tradeSyncCursors).where(eq(tradeSyncCursors.serverCode, SERVER));
+    expect(finished!.backfillFinishedAt).not.toBeNull();
+    // A new backfill of the same window starts over (the previous one finished) and finds everything in place.
+    const again = await sync.backfill(SERVER, { from, to, chunkMs: day });
+    expect(again).toMatchObject({ resumedFrom: null, inserted: 0, changed: 0 });
+  });
+
+  it('open positions are a fresh snapshot of the server', async () => {
+    const serverPositions = async () => {
+      const tickets = new Set<string>();
+      for (const login of logins) {
+        const view = (await control(sim, 'GET', `/control/accounts/${login}`)) as { positions: { Position: string }[] };
+        for (const p of view.positions) tickets.add(p.Position);
+      }
+      return tickets;
+    };
+    const storedPositions = async () =>
+      new Set(
+        (
+          await database.db
+            .select({ ticket: tradePositions.ticket })
+            .from(tradePositions)
+            .where(eq(tradePositions.serverCode, SERVER))
+        ).map((r) => r.ticket),
+      );
+    expect(await sync.syncPositions(SERVER)).not.toBeNull();
+    const first = await serverPositions();
+    expect(first.size).toBeGreaterThan(0);
+    expect(await storedPositions()).toEqual(first);
+    await control(sim, 'POST', '/control/activity/step', { steps: 20 });
+    clock.advance(1_000);
+    await sync.syncPositions(SERVER);
+    expect(await storedPositions()).toEqual(await serverPositions());
+  });
+
+  it('reports the lag per server and alerts above the threshold (once), resolving when caught up', async () => {
+    clock.advance(1_000);
+    expect((await sync.syncServer(SERVER)).status).toBe('ok');
+    const lagOf = async () => {
+      const metric = await metricsRegistry.getSingleMetric('brokerdesk_sync_lag_seconds')!.get();
+      return metric.values.find((v) => v.labels.server === SERVER)?.value;
+    };
+    expect(await lagOf()).toBe(0);
+    clock.advance(301_000);
+    expect(await lagOf()).toBe(301);
+    await sync.checkLag();
+    await sync.checkLag();
+    const raised = await database.db
+      .select()
+      .from(alerts)
+      .where(eq(alerts.dedupeKey, `sync_lag:${SERVER}`));
+    expect(raised).toHaveLength(1);
+    expect(raised[0]).toMatchObject({ status: 'open', occurrences: 2, kind: 'sync_lag' });
+    expect((await sync.status())[0]).toMatchObject({ server: SERVER, lagSeconds: 301 });
+
+    expect((await sync.syncServer(SERVER)).status).toBe('ok');
+    await sync.checkLag();
+    const [resolved] = await database.db.select().from(alerts).where(eq(alerts.id, raised[0]!.id));
+    expect(resolved!.status).toBe('resolved');
+    const [{ n }] = (await database.db
+      .select({ n: sql<number>`count(*)::int` })
+      .from(alerts)
+      .where(eq(alerts.kind, 'sync_lag'))) as [{ n: number }];
+    expect(n).toBe(1);
+  });
+});
