@@ -25,7 +25,7 @@ import { PspRejected, PspUnavailable } from '../../payments/errors.ts';
 import type { PaymentProvider, PayoutDestination } from '../../payments/types.ts';
 import { PlatformError } from '../../platforms/errors.ts';
 import { type FundableAccount, fundableAccount } from './accounts.ts';
-import { FundingError } from './errors.ts';
+import { FundingError, movementNotFound } from './errors.ts';
 import { convertMinor, rateInput } from './fx.ts';
 import { formatMoney, lockMovement, type Movement, noteMovement, transition } from './movements.ts';
 import { postMovement } from './postings.ts';
@@ -113,9 +113,13 @@ export const fxRateInput = z
   .object({
     base: z.string().regex(/^[A-Z]{3}$/, 'a currency code such as EUR'),
     quote: z.string().regex(/^[A-Z]{3}$/, 'a currency code such as USD'),
-    rate: z.string().regex(rateInput, 'a positive decimal such as 1.0845'),
+    rate: z
+      .string()
+      .regex(rateInput, 'a positive decimal such as 1.0845')
+      .refine((r) => !/^0+(\.0+)?$/.test(r), 'must be more than zero, such as 1.0845'),
   })
-  .strict();
+  .strict()
+  .refine((v) => v.base !== v.quote, { message: 'must differ from base', path: ['quote'] });
 
 export interface MovementFilter {
   clientId?: string | undefined;
@@ -354,7 +358,8 @@ export class FundingService {
       const after =
         movement.kind === 'withdrawal'
           ? await transition(tx, this.deps, movement, {
-              from: ['requested', 'awaiting_second_approval'],
+              // Only while nobody has approved it: after a first approval the decision is finance's.
+              from: ['requested'],
               to: 'cancelled',
               note: { source: 'client', type: 'withdrawal.cancelled', message: 'You cancelled this withdrawal.' },
               actor: { type: 'client', id: clientId },
@@ -490,7 +495,14 @@ export class FundingService {
   ) {
     const value = staffMovementInput.parse(input);
     if (value.expiresAt && kind !== 'credit') {
-      throw new FundingError('NOT_AWAITING_APPROVAL', 400, 'only credits expire; leave expiresAt out');
+      throw new z.ZodError([
+        {
+          code: 'custom',
+          path: ['expiresAt'],
+          message: 'only credits expire; leave expiresAt out',
+          input: value.expiresAt,
+        },
+      ]);
     }
     return this.db.transaction(async (tx) => {
       const account = await fundableAccount(tx, value.accountId);
@@ -775,18 +787,21 @@ export class FundingService {
       .limit(filter.limit)
       .offset(filter.offset);
     const [total] = await this.db.select({ n: count() }).from(moneyMovements).where(condition);
-    return { items, total: total?.n ?? 0, next: items.length === filter.limit ? filter.offset + filter.limit : null };
+    const n = total?.n ?? 0;
+    return { items, total: n, next: filter.offset + items.length < n ? filter.offset + items.length : null };
   }
 
   /** Withdrawals, credits and adjustments waiting for a decision, oldest first. */
   async awaitingDecision(limit: number, offset: number) {
-    const items = await this.db
+    // One row more than the page tells whether there is a next page; the id makes the order stable across pages.
+    const rows = await this.db
       .select()
       .from(moneyMovements)
       .where(inArray(moneyMovements.status, ['requested', 'awaiting_second_approval', 'awaiting_approval']))
-      .orderBy(moneyMovements.createdAt)
-      .limit(limit)
+      .orderBy(moneyMovements.createdAt, moneyMovements.id)
+      .limit(limit + 1)
       .offset(offset);
+    const items = rows.slice(0, limit);
     const approvals = items.length
       ? await this.db
           .select()
@@ -800,12 +815,22 @@ export class FundingService {
       : [];
     return {
       items: items.map((m) => ({ ...m, approvals: approvals.filter((a) => a.movementId === m.id) })),
-      next: items.length === limit ? offset + limit : null,
+      next: rows.length > limit ? offset + limit : null,
     };
   }
 
+  /** A plain read (no lock: support reading a movement must never wait behind a webhook being applied). */
   async get(movementId: string, clientId?: string): Promise<Movement> {
-    return lockMovement(this.db, movementId, clientId);
+    const [row] = await this.db
+      .select()
+      .from(moneyMovements)
+      .where(
+        clientId
+          ? and(eq(moneyMovements.id, movementId), eq(moneyMovements.clientId, clientId))
+          : eq(moneyMovements.id, movementId),
+      );
+    if (!row) throw movementNotFound(movementId);
+    return row;
   }
 
   async approvals(movementId: string) {
