@@ -199,7 +199,7 @@ export class ExternalChangeService {
         .from(tradingAccounts)
         .where(and(eq(tradingAccounts.serverCode, serverCode), eq(tradingAccounts.login, server.login)))
         .for('update');
-      if (!row || row.status !== 'open') return [];
+      if (row?.status !== 'open') return [];
       if (row.updatedAt.getTime() > readAt.getTime()) return [];
       if (await this.accountOperationBusy(tx, serverCode, server.login, readAt)) return [];
 
@@ -315,7 +315,7 @@ export class ExternalChangeService {
         .from(tradingAccounts)
         .where(and(eq(tradingAccounts.serverCode, serverCode), eq(tradingAccounts.login, login)))
         .for('update');
-      if (!row || row.status !== 'open') return null;
+      if (row?.status !== 'open') return null;
       if (row.updatedAt.getTime() > readAt.getTime()) return null;
       if (await this.accountOperationBusy(tx, serverCode, login, readAt)) return null;
       const [created] = await tx
