@@ -15,6 +15,7 @@ import {
   index,
   integer,
   jsonb,
+  numeric,
   pgTable,
   primaryKey,
   text,
@@ -951,5 +952,221 @@ export const externalChanges = pgTable(
     index('external_changes_status_idx').on(t.status, t.detectedAt),
     index('external_changes_account_idx').on(t.serverCode, t.login),
     index('external_changes_client_idx').on(t.clientId),
+  ],
+);
+
+// --- introducing-broker commissions and payouts (src/modules/commissions) ----------------------------------------
+
+/**
+ * A partner's own login on a trading server (MT4/MT5 "agent account"): set as the agent of every account a referred
+ * client opens on that server, and (when it is a CRM trading account) where commission payouts to a trading account
+ * go. One per partner and server; a login belongs to one partner.
+ */
+export const partnerServerLogins = pgTable(
+  'partner_server_logins',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    partnerId: uuid('partner_id')
+      .notNull()
+      .references(() => partners.id),
+    serverCode: text('server_code')
+      .notNull()
+      .references(() => tradingServers.code),
+    login: bigint('login', { mode: 'number' }).notNull(),
+    /** The CRM's trading account with this login, when there is one (needed for payouts to a trading account). */
+    tradingAccountId: uuid('trading_account_id').references(() => tradingAccounts.id),
+    createdBy: text('created_by').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull(),
+    updatedAt: timestamp('updated_at', { withTimezone: true, precision: 3 }).notNull(),
+  },
+  (t) => [
+    uniqueIndex('partner_server_logins_partner_server_idx').on(t.partnerId, t.serverCode),
+    uniqueIndex('partner_server_logins_server_login_idx').on(t.serverCode, t.login),
+    check('partner_server_logins_login_ck', sql`${t.login} > 0`),
+  ],
+);
+
+/** A commission plan: a name and the currency its amounts are in; its rules live in immutable versions. */
+export const commissionPlans = pgTable(
+  'commission_plans',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    code: text('code').notNull().unique(),
+    name: text('name').notNull(),
+    currency: char('currency', { length: 3 }).notNull(),
+    status: text('status', { enum: ['active', 'archived'] }).notNull(),
+    createdBy: text('created_by').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull(),
+    updatedAt: timestamp('updated_at', { withTimezone: true, precision: 3 }).notNull(),
+  },
+  (t) => [
+    check('commission_plans_status_ck', sql`${t.status} in ('active','archived')`),
+    check('commission_plans_currency_ck', sql`${t.currency} ~ '^[A-Z]{3}$'`),
+  ],
+);
+
+/**
+ * A version of a plan's rules (symbol groups, per-lot rates with volume tiers, revenue share, master-IB overrides),
+ * in force from `effective_from`. Never changed once written: a trade is commissioned by the version in force at its
+ * close time, and each line names the version it used.
+ */
+export const commissionPlanVersions = pgTable(
+  'commission_plan_versions',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    planId: uuid('plan_id')
+      .notNull()
+      .references(() => commissionPlans.id),
+    version: integer('version').notNull(),
+    effectiveFrom: timestamp('effective_from', { withTimezone: true, precision: 3 }).notNull(),
+    rules: jsonb('rules').notNull(),
+    note: text('note'),
+    createdBy: text('created_by').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull(),
+  },
+  (t) => [
+    uniqueIndex('commission_plan_versions_plan_version_idx').on(t.planId, t.version),
+    uniqueIndex('commission_plan_versions_plan_from_idx').on(t.planId, t.effectiveFrom),
+  ],
+);
+
+/** Which plan a partner is on from when: the assignment in force at a trade's close time applies. */
+export const partnerPlanAssignments = pgTable(
+  'partner_plan_assignments',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    partnerId: uuid('partner_id')
+      .notNull()
+      .references(() => partners.id),
+    /** Null: no plan from this date (the partner earns nothing on later trades). */
+    planId: uuid('plan_id').references(() => commissionPlans.id),
+    effectiveFrom: timestamp('effective_from', { withTimezone: true, precision: 3 }).notNull(),
+    reason: text('reason'),
+    createdBy: text('created_by').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull(),
+  },
+  (t) => [uniqueIndex('partner_plan_assignments_partner_from_idx').on(t.partnerId, t.effectiveFrom)],
+);
+
+/**
+ * One database transaction of commission calculation: the lines it wrote and the ledger accrual that books them
+ * (broker_revenue debit, ib_payable credit per partner), posted in the same transaction, so every line is accrued
+ * exactly once.
+ */
+export const commissionBatches = pgTable('commission_batches', {
+  id: bigserial('id', { mode: 'number' }).primaryKey(),
+  startedAt: timestamp('started_at', { withTimezone: true, precision: 3 }).notNull(),
+  finishedAt: timestamp('finished_at', { withTimezone: true, precision: 3 }),
+  lines: integer('lines').notNull().default(0),
+  reversals: integer('reversals').notNull().default(0),
+  /** {currency: total minor units accrued}. */
+  totals: jsonb('totals').notNull().default({}),
+  ledgerTransactionIds: jsonb('ledger_transaction_ids').notNull().default([]),
+  triggeredBy: text('triggered_by').notNull(),
+});
+
+/**
+ * Commission lines: one per (closed trade record, its version, partner, level, kind). Level 0 is the client's own
+ * partner; level n the n-th master above it (an override). A dealer's correction of a trade (its version goes up)
+ * adds a `reversal` line (the negative of the old line, `reverses_line_id`) and a new `accrual` line for the new
+ * version; lines are never updated or deleted. Amounts are integer minor units of the plan's currency, rounded half
+ * to even once per line; `volume` is the counted volume (lots × 10 000) by the volume rules. The trade's ticket,
+ * login and raw symbol are read through `trade_record_id`. No foreign keys: lines are written only by the set-based
+ * calculation, which joins the rows they name (and those are never deleted), and a per-row foreign-key check would
+ * cost more than the rest of the insert (see bench/commissions.ts).
+ */
+export const commissionLines = pgTable(
+  'commission_lines',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    batchId: bigint('batch_id', { mode: 'number' }).notNull(),
+    tradeRecordId: bigint('trade_record_id', { mode: 'number' }).notNull(),
+    tradeVersion: integer('trade_version').notNull(),
+    kind: text('kind', { enum: ['accrual', 'reversal'] }).notNull(),
+    reversesLineId: bigint('reverses_line_id', { mode: 'number' }),
+    partnerId: uuid('partner_id').notNull(),
+    level: integer('level').notNull(),
+    /** The client's own partner (level 0), on whose clients' volume an override is earned. */
+    sourcePartnerId: uuid('source_partner_id').notNull(),
+    tradeTime: timestamp('trade_time', { withTimezone: true, precision: 3 }).notNull(),
+    baseSymbol: text('base_symbol').notNull(),
+    symbolGroup: text('symbol_group').notNull(),
+    /** Counted volume, lots × 10 000 (negative on a reversal). */
+    volume: bigint('volume', { mode: 'number' }).notNull(),
+    planId: uuid('plan_id'),
+    planVersionId: uuid('plan_version_id'),
+    /** Level 0: the partner's counted volume earlier in the same month (the volume tier is chosen by it). */
+    tierVolumeBefore: bigint('tier_volume_before', { mode: 'number' }),
+    /** Per-lot rate used, in minor units of the plan currency per lot (exact decimal). */
+    perLotRate: numeric('per_lot_rate'),
+    /** Revenue share: the broker's revenue on the trade (minor units) and the percent applied. */
+    revenueMinor: bigint('revenue_minor', { mode: 'number' }),
+    revenuePercent: numeric('revenue_percent'),
+    /** Overrides by percent: the level-0 line amount the percent is applied to. */
+    overrideBaseMinor: bigint('override_base_minor', { mode: 'number' }),
+    overridePercent: numeric('override_percent'),
+    amountMinor: bigint('amount_minor', { mode: 'number' }).notNull(),
+    currency: char('currency', { length: 3 }).notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull(),
+  },
+  (t) => [
+    uniqueIndex('commission_lines_trade_idx').on(t.tradeRecordId, t.tradeVersion, t.partnerId, t.level, t.kind),
+    uniqueIndex('commission_lines_reverses_idx').on(t.reversesLineId).where(sql`${t.reversesLineId} is not null`),
+    index('commission_lines_partner_time_idx').on(t.partnerId, t.tradeTime),
+    check('commission_lines_kind_ck', sql`${t.kind} in ('accrual','reversal')`),
+    check('commission_lines_level_ck', sql`${t.level} >= 0`),
+    check('commission_lines_reversal_ck', sql`(${t.kind} = 'reversal') = (${t.reversesLineId} is not null)`),
+  ],
+);
+
+export const ibPayoutStatuses = ['requested', 'approved', 'paid', 'rejected', 'failed', 'cancelled'] as const;
+export type IbPayoutStatus = (typeof ibPayoutStatuses)[number];
+
+/**
+ * A partner's payout of commission earned (their `ib_payable` balance): to their trading account (a balance
+ * operation with an `ib_payout` reference, after a finance approval) or to a wallet outside Brokerdesk (recorded;
+ * the transfer is made outside). The requester can never approve.
+ */
+export const ibPayouts = pgTable(
+  'ib_payouts',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    partnerId: uuid('partner_id')
+      .notNull()
+      .references(() => partners.id),
+    amountMinor: bigint('amount_minor', { mode: 'number' }).notNull(),
+    currency: char('currency', { length: 3 }).notNull(),
+    destination: text('destination', { enum: ['trading_account', 'wallet'] }).notNull(),
+    partnerServerLoginId: uuid('partner_server_login_id').references(() => partnerServerLogins.id),
+    tradingAccountId: uuid('trading_account_id').references(() => tradingAccounts.id),
+    serverCode: text('server_code'),
+    login: bigint('login', { mode: 'number' }),
+    /** Wallet payouts: where the money goes, as the partner gave it. */
+    wallet: jsonb('wallet'),
+    status: text('status', { enum: ibPayoutStatuses }).notNull(),
+    requestedByType: text('requested_by_type', { enum: ['partner', 'staff'] }).notNull(),
+    requestedById: text('requested_by_id').notNull(),
+    decidedBy: text('decided_by'),
+    decidedAt: timestamp('decided_at', { withTimezone: true, precision: 3 }),
+    decisionComment: text('decision_comment'),
+    operationId: uuid('operation_id').references(() => operations.id),
+    ticket: text('ticket'),
+    /** The ledger transaction that paid it (no foreign key: the ledger's tables stay truncation-proof by trigger). */
+    ledgerTransactionId: uuid('ledger_transaction_id'),
+    failureReason: text('failure_reason'),
+    createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull(),
+    updatedAt: timestamp('updated_at', { withTimezone: true, precision: 3 }).notNull(),
+    completedAt: timestamp('completed_at', { withTimezone: true, precision: 3 }),
+  },
+  (t) => [
+    check('ib_payouts_amount_ck', sql`${t.amountMinor} > 0`),
+    check('ib_payouts_status_ck', sql`${t.status} in ('requested','approved','paid','rejected','failed','cancelled')`),
+    check(
+      'ib_payouts_destination_ck',
+      sql`(${t.destination} = 'wallet') = (${t.wallet} is not null) and (${t.destination} = 'trading_account') = (${t.tradingAccountId} is not null)`,
+    ),
+    index('ib_payouts_partner_idx').on(t.partnerId, t.createdAt),
+    index('ib_payouts_status_idx').on(t.status, t.createdAt),
+    index('ib_payouts_operation_idx').on(t.operationId),
   ],
 );
