@@ -2,9 +2,9 @@
  * The server's answers to funding operations, delivered by the operations engine inside the transaction that ends
  * each operation (exactly once): the movement's next status, its ledger entries and its timeline note.
  */
-import { eq } from 'drizzle-orm';
+import { and, eq } from 'drizzle-orm';
 import type { Executor } from '../../db/connect.ts';
-import { moneyMovements } from '../../db/schema.ts';
+import { clientFlags, moneyMovements } from '../../db/schema.ts';
 import type { OperationHandler, OperationOutcome, OperationRow } from '../../operations/ports.ts';
 import { parseReference } from '../../platforms/reference.ts';
 import { formatMoney, lockMovement, type Movement, noteMovement, transition } from './movements.ts';
@@ -55,7 +55,14 @@ export function fundingOperationHandlers(funding: FundingService): Record<string
       if (!after) return;
       await postMovement(tx, clock, after, 'deposit.posted', { operationId: op.id });
       // A refund that arrived before the deposit reached the server is taken back now.
-      if (after.refundedMinor > 0) await reverseOnServer(funding, tx, after, after.refundedMinor, false);
+      if (after.refundedMinor > 0) {
+        const [chargeback] = await tx
+          .select({ id: clientFlags.id })
+          .from(clientFlags)
+          .where(and(eq(clientFlags.movementId, after.id), eq(clientFlags.kind, 'chargeback')))
+          .limit(1);
+        await reverseOnServer(funding, tx, after, after.refundedMinor, Boolean(chargeback));
+      }
       return;
     }
     const reason = serverReason(op, status);
@@ -82,15 +89,21 @@ export function fundingOperationHandlers(funding: FundingService): Record<string
     if (status === 'succeeded') {
       await postMovement(tx, clock, movement, 'refund.recovered', { amountMinor: amount, operationId: op.id });
       const fully = movement.refundedMinor >= movement.amountMinor;
+      // Only the latest reversal settles the status: an earlier one finishing first leaves the later still owed.
+      const note = {
+        source: 'server' as const,
+        type: 'reversal.posted',
+        message: `${formatMoney(amount, movement.currency)} was taken back from your trading account.`,
+        details: { operation: op.reference, ticket: op.ticket },
+      };
+      if (movement.returnOperationId !== op.id) {
+        await noteMovement(tx, clock, movement.id, note);
+        return;
+      }
       await transition(tx, deps, movement, {
         from: ['reversing'],
         to: chargeback ? 'charged_back' : fully ? 'refunded' : 'posted',
-        note: {
-          source: 'server',
-          type: 'reversal.posted',
-          message: `${formatMoney(amount, movement.currency)} was taken back from your trading account.`,
-          details: { operation: op.reference, ticket: op.ticket },
-        },
+        note,
         actor: serverActor(op),
         correlationId: op.reference,
       });
@@ -98,7 +111,8 @@ export function fundingOperationHandlers(funding: FundingService): Record<string
     }
     const reason = serverReason(op, status);
     await transition(tx, deps, movement, {
-      from: ['reversing'],
+      // Any reversal failing leaves money owed, whichever reversal settled the status before.
+      from: ['reversing', 'refunded', 'posted', 'charged_back'],
       to: 'reversal_failed',
       set: { failureReason: `taking back ${formatMoney(amount, movement.currency)} failed: ${reason}` },
       note: {

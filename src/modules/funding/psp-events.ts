@@ -9,7 +9,7 @@
  * the payment, then the refund.
  */
 import { createHash } from 'node:crypto';
-import { eq } from 'drizzle-orm';
+import { and, eq } from 'drizzle-orm';
 import type { Executor } from '../../db/connect.ts';
 import { clientFlags, moneyMovements, pspEvents } from '../../db/schema.ts';
 import { enqueueOperation } from '../../operations/enqueue.ts';
@@ -22,6 +22,19 @@ import { postMovement } from './postings.ts';
 import type { FundingService } from './service.ts';
 
 export type WebhookOutcome = 'applied' | 'ignored' | 'replayed';
+
+/**
+ * PostgreSQL text and jsonb cannot hold U+0000, which JSON may carry as "\\u0000": an authentic event with one would
+ * fail to store (a 500 the PSP retries until it gives up). Stored copies replace it; the body's hash is of the raw bytes.
+ */
+function withoutNul<T>(value: T): T {
+  if (typeof value === 'string') return value.replaceAll('\u0000', '\uFFFD') as T;
+  if (Array.isArray(value)) return value.map(withoutNul) as T;
+  if (value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [withoutNul(k), withoutNul(v)])) as T;
+  }
+  return value;
+}
 
 const isUuid = (v: string) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(v);
 
@@ -38,7 +51,7 @@ export async function receivePspWebhook(
   if (!deps.psp) throw new FundingError('PSP_NOT_CONFIGURED', 404, 'no payment provider is configured');
   let event: PspEvent;
   try {
-    event = deps.psp.parseWebhook(headers, rawBody, deps.clock.now());
+    event = withoutNul(deps.psp.parseWebhook(headers, rawBody, deps.clock.now()));
   } catch (err) {
     if (err instanceof WebhookRejected) {
       throw new FundingError('WEBHOOK_REJECTED', 400, `webhook refused: ${err.message}`, { reason: err.reason });
@@ -55,7 +68,7 @@ export async function receivePspWebhook(
         eventId: event.eventId,
         type: event.type,
         bodySha256,
-        payload: JSON.parse(rawBody.toString('utf8')),
+        payload: withoutNul(JSON.parse(rawBody.toString('utf8'))),
         outcome: 'received',
         occurredAt: event.occurredAt,
         receivedAt: deps.clock.now(),
@@ -63,7 +76,11 @@ export async function receivePspWebhook(
       .onConflictDoNothing()
       .returning();
     if (!stored) {
-      const [earlier] = await tx.select().from(pspEvents).where(eq(pspEvents.eventId, event.eventId)).limit(1);
+      const [earlier] = await tx
+        .select()
+        .from(pspEvents)
+        .where(and(eq(pspEvents.psp, deps.psp!.name), eq(pspEvents.eventId, event.eventId)))
+        .limit(1);
       if (earlier && earlier.bodySha256 !== bodySha256) {
         throw new FundingError(
           'WEBHOOK_CONFLICT',
@@ -176,10 +193,28 @@ async function applyPayment(
     if (after) {
       current = after;
       changes.push('approved');
+    } else if (current.status === 'payment_failed') {
+      // The PSP said it failed and now says it captured the money (or took back money we never received): a person
+      // decides. Nothing is credited, and no refund is charged to the client for a payment the ledger never received.
+      await deps.alerts.raise(tx, {
+        kind: 'psp_contradiction',
+        dedupeKey: `psp_contradiction:${movement.id}`,
+        severity: 'critical',
+        title: `deposit ${movement.id} is payment_failed but the PSP now reports the payment ${payment.status}`,
+        details: { movementId: movement.id, eventId, payment },
+      });
+      await noteMovement(tx, deps.clock, movement.id, {
+        source: 'psp',
+        type: 'payment.contradiction',
+        message: `The payment provider now reports this failed payment as ${payment.status.replace(/_/g, ' ')}; held for review.`,
+        details: { eventId },
+        internal: true,
+      });
+      changes.push('contradiction raised');
     }
   }
   const takenBack = Math.min(payment.amountMinor, payment.refundedMinor + payment.chargedBackMinor);
-  if (captured && takenBack > current.refundedMinor) {
+  if (captured && current.status !== 'payment_failed' && takenBack > current.refundedMinor) {
     current = await takeBack(funding, tx, current, takenBack, payment.chargedBackMinor > 0, eventId);
     changes.push(payment.chargedBackMinor > 0 ? 'charged back' : 'refunded');
   }
@@ -353,6 +388,24 @@ async function applyPayout(
   eventId: string,
 ): Promise<string | null> {
   const { deps } = funding;
+  const otherPayout = movement.pspPayoutId !== null && movement.pspPayoutId !== payout.pspPayoutId;
+  if (payout.amountMinor !== movement.amountMinor || payout.currency !== movement.currency || otherPayout) {
+    await deps.alerts.raise(tx, {
+      kind: 'psp_amount_mismatch',
+      dedupeKey: `psp_mismatch:${movement.id}`,
+      severity: 'critical',
+      title: `withdrawal ${movement.id}: the PSP reports payout ${payout.pspPayoutId} of ${payout.amountMinor} ${payout.currency}, we sent ${movement.pspPayoutId ?? '(none yet)'} for ${movement.amountMinor} ${movement.currency}`,
+      details: { movementId: movement.id, eventId, payout },
+    });
+    await noteMovement(tx, deps.clock, movement.id, {
+      source: 'psp',
+      type: 'payout.mismatch',
+      message: 'The payment provider reported a payout that does not match this withdrawal; our team is checking it.',
+      details: { eventId, payout },
+      internal: true,
+    });
+    return 'payout mismatch: held for review';
+  }
   if (payout.status === 'succeeded') {
     const after = await transition(tx, deps, movement, {
       from: ['debited', 'payout_pending'],

@@ -58,8 +58,17 @@ export async function movementTimeline(
         .orderBy(asc(operationAttempts.id))
     : [];
   const entries: TimelineEntry[] = [];
-  for (const n of notes) {
+  // Among entries with the same time (a coarse or manual clock), each sorts just before the note it led to: a webhook
+  // before the note it caused, an operation's attempts before the server's note on its outcome. Notes keep their order.
+  const tieKeys: number[] = [];
+  const noteIndex = (match: (n: (typeof notes)[number]) => boolean) => {
+    const i = notes.findIndex(match);
+    return i < 0 ? Number.POSITIVE_INFINITY : i;
+  };
+  const detail = (n: (typeof notes)[number], key: string) => (n.details as Record<string, unknown> | null)?.[key];
+  for (const [i, n] of notes.entries()) {
     if (audience === 'client' && n.internal) continue;
+    tieKeys.push(i);
     entries.push({
       at: n.at,
       source: n.source,
@@ -69,13 +78,20 @@ export async function movementTimeline(
     });
   }
   const opById = new Map(ops.map((o) => [o.id, o]));
+  const outcomeNote = new Map(
+    ops.map((o) => [o.id, noteIndex((n) => n.source === 'server' && detail(n, 'operation') === o.reference) - 0.5]),
+  );
   for (const a of attempts) {
     const op = opById.get(a.operationId)!;
     if (audience === 'client') {
       const words = attemptInWords(a.action, a.outcome);
-      if (words) entries.push({ at: a.startedAt, source: 'server', type: `attempt.${a.outcome}`, message: words });
+      if (words) {
+        tieKeys.push(outcomeNote.get(op.id)!);
+        entries.push({ at: a.startedAt, source: 'server', type: `attempt.${a.outcome}`, message: words });
+      }
       continue;
     }
+    tieKeys.push(outcomeNote.get(op.id)!);
     entries.push({
       at: a.startedAt,
       source: 'server',
@@ -103,6 +119,7 @@ export async function movementTimeline(
       .where(eq(pspEvents.movementId, movement.id))
       .orderBy(asc(pspEvents.id));
     for (const w of webhooks) {
+      tieKeys.push(noteIndex((n) => detail(n, 'eventId') === w.eventId) - 0.75);
       entries.push({
         at: w.receivedAt,
         source: 'psp',
@@ -112,6 +129,7 @@ export async function movementTimeline(
       });
     }
     for (const op of ops) {
+      tieKeys.push(Number.POSITIVE_INFINITY);
       entries.push({
         at: op.updatedAt,
         source: 'crm',
@@ -127,9 +145,9 @@ export async function movementTimeline(
       });
     }
   }
-  // Stable: by time, then in the order the sources were added (notes before the attempts they led to).
-  const indexed = entries.map((e, i) => ({ e, i }));
-  indexed.sort((x, y) => x.e.at.getTime() - y.e.at.getTime() || x.i - y.i);
+  // Stable: by time, then as explained above, then in the order the sources were added.
+  const indexed = entries.map((e, i) => ({ e, i, k: tieKeys[i]! }));
+  indexed.sort((x, y) => x.e.at.getTime() - y.e.at.getTime() || x.k - y.k || x.i - y.i);
   return { summary: summaryOf(movement), entries: indexed.map((x) => x.e) };
 }
 

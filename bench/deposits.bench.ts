@@ -1,0 +1,358 @@
+/**
+ * Deposits end to end on real PostgreSQL, as DOMAIN §2 scenario 1 at volume: N deposits wait for their payment
+ * (`awaiting_payment`, with PSP payment ids, spread over many clients and accounts); then a signed `payment.succeeded`
+ * webhook for each is POSTed over real HTTP to the app (bounded concurrency), which verifies it, stores the event,
+ * approves the deposit, writes its ledger entries and enqueues its balance operation in one transaction; the
+ * operations engine (running meanwhile, with the product's default worker settings) posts each one to the MT5
+ * simulator over HTTPS, and the funding handler marks it `posted`. Prints:
+ *   - webhook intake: webhooks accepted per second (signature checked, applied, committed),
+ *   - end-to-end throughput: deposits per second from the first webhook to the last `posted` (target ≥ 300/s),
+ *   - p50/p99 latency from a webhook's receipt to its deposit's `posted`, in the burst (mostly queueing) and at a
+ *     steady 25/s afterwards (the path itself),
+ *   - a consistency check: every deposit posted once, server balances = ledger = the deposits' sum.
+ * Everything (app, engine, simulator) runs in this one Node process, as in the other benches.
+ *
+ * Uses TEST_DATABASE_URL / DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test) to create and drop its own
+ * database; skips with a message when no PostgreSQL answers. BENCH_DEPOSITS (default 2000), BENCH_ACCOUNTS (200),
+ * BENCH_SENDERS (32 webhooks in flight) and WORKER_CONCURRENCY (the product's default, 16) change the shape.
+ */
+import { createHmac, randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import pg from 'pg';
+import { startMt5Simulator } from '../sim/mt5/server.ts';
+import { createContext } from '../src/app/context.ts';
+import { loadConfig } from '../src/config.ts';
+import { clients, moneyMovements, tradingAccounts } from '../src/db/schema.ts';
+import { buildApp } from '../src/http/app.ts';
+import { createLogger } from '../src/log.ts';
+import { clientVisibleBalance } from '../src/modules/ledger/service.ts';
+import { ProductService } from '../src/modules/products/service.ts';
+import { OperationsEngine } from '../src/operations/engine.ts';
+import { SandboxPaymentProvider } from '../src/payments/sandbox.ts';
+
+const TARGET_PER_SECOND = 300;
+const STEADY_PER_SECOND = 25;
+const STEADY_SECONDS = 6;
+const adminUrl = process.env.TEST_DATABASE_URL || process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
+const positive = (value: string | undefined, fallback: number) => {
+  const n = Number(value);
+  return Number.isInteger(n) && n > 0 ? n : fallback;
+};
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+}
+
+function redacted(url: string): string {
+  const u = new URL(url);
+  if (u.password) u.password = '***';
+  return u.toString();
+}
+
+/** A `Psp-Signature` header exactly as the sandbox makes it: HMAC-SHA256 over "<t>.<raw body>". */
+function signature(secret: string, body: string, at: number): string {
+  const t = Math.floor(at / 1000);
+  return `t=${t},v1=${createHmac('sha256', secret).update(`${t}.${body}`).digest('hex')}`;
+}
+
+export default async function bench(): Promise<void> {
+  const deposits = positive(process.env.BENCH_DEPOSITS, 2000);
+  const accountCount = Math.min(positive(process.env.BENCH_ACCOUNTS, 200), deposits);
+  const senders = positive(process.env.BENCH_SENDERS, 32);
+  const steadyCount = STEADY_PER_SECOND * STEADY_SECONDS;
+
+  const admin = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 3000 });
+  try {
+    await admin.connect();
+  } catch (err) {
+    console.log(
+      `skipped: no PostgreSQL answers at ${redacted(adminUrl)} (${(err as Error).message}); set TEST_DATABASE_URL to run this benchmark`,
+    );
+    await admin.end().catch(() => {});
+    return;
+  }
+  const name = `bd_bench_${randomBytes(4).toString('hex')}`;
+  await admin.query(`CREATE DATABASE ${name}`);
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  const sim = await startMt5Simulator({ name: 'mt5-bench', quiet: true, port: 0, controlPort: 0 });
+  const webhookSecret = `whsec_${randomBytes(24).toString('base64url')}`;
+  // The adapter only verifies webhooks here: the deposits are created directly, so the PSP's API is never called.
+  const psp = new SandboxPaymentProvider({ baseUrl: 'http://127.0.0.1:9', apiKey: 'bench', webhookSecret });
+  const env = {
+    DATABASE_URL: url.toString(),
+    BROKERDESK_SECRET_KEY: randomBytes(32).toString('base64'),
+    ...(process.env.WORKER_CONCURRENCY ? { WORKER_CONCURRENCY: process.env.WORKER_CONCURRENCY } : {}),
+  };
+  const ctx = await createContext(loadConfig({ env }), { logger: createLogger('silent'), psp });
+  const app = await buildApp(ctx);
+  let engine: OperationsEngine | null = null;
+  try {
+    process.env.BENCH_DEPOSITS_MT5_PASSWORD = sim.manager.password;
+    await ctx.registry.upsert({
+      code: 'mt5-bench',
+      platform: 'mt5',
+      environment: 'live',
+      address: sim.url,
+      managerLogin: sim.manager.login,
+      passwordSecret: 'env:BENCH_DEPOSITS_MT5_PASSWORD',
+      caCertPath: sim.certPath ?? null,
+    });
+    const products = new ProductService({
+      database: ctx.database,
+      registry: ctx.registry,
+      clock: ctx.clock,
+      audit: ctx.audit,
+    });
+    const product = await products.create(
+      {
+        code: 'bench-usd',
+        name: 'Bench USD',
+        environment: 'live',
+        serverCode: 'mt5-bench',
+        groupName: 'real\\standard-usd',
+        currency: 'USD',
+        allowedLeverages: [100],
+        defaultLeverage: 100,
+        kycPolicy: 'none',
+      },
+      'bench',
+    );
+
+    // Clients with one open account each, opened on the simulator by its dealer console (not what is measured).
+    const now = new Date();
+    const accounts: { id: string; clientId: string; login: number }[] = [];
+    for (let i = 0; i < accountCount; i++) {
+      const response = await fetch(`${sim.controlUrl}/control/accounts`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${sim.controlToken}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ group: 'real\\standard-usd', name: `Bench ${i}`, leverage: 100 }),
+      });
+      const login = Number(((await response.json()) as { Login: string }).Login);
+      const [client] = await ctx.database.db
+        .insert(clients)
+        .values({
+          email: `bench${i}@example.com`,
+          emailVerifiedAt: now,
+          passwordHash: 'not-used',
+          name: `Bench ${i}`,
+          country: 'CY',
+          status: 'active',
+          kycStatus: 'approved',
+          createdAt: now,
+          updatedAt: now,
+        })
+        .returning({ id: clients.id });
+      const [account] = await ctx.database.db
+        .insert(tradingAccounts)
+        .values({
+          clientId: client!.id,
+          productId: product.id,
+          serverCode: 'mt5-bench',
+          login,
+          groupName: 'real\\standard-usd',
+          currency: 'USD',
+          leverage: 100,
+          status: 'open',
+          tradingEnabled: true,
+          createdAt: now,
+          updatedAt: now,
+        })
+        .returning({ id: tradingAccounts.id });
+      accounts.push({ id: account!.id, clientId: client!.id, login });
+    }
+
+    // N deposits waiting for their payment, as startDeposit leaves them once the PSP session exists.
+    const total = deposits + steadyCount;
+    const planned = Array.from({ length: total }, (_, i) => ({
+      account: accounts[i % accounts.length]!,
+      amountMinor: 10_000 + (i % 97) * 100,
+      pspPaymentId: `pay_bench_${i.toString().padStart(6, '0')}`,
+    }));
+    const movementIds: string[] = [];
+    for (let i = 0; i < planned.length; i += 500) {
+      const rows = await ctx.database.db
+        .insert(moneyMovements)
+        .values(
+          planned.slice(i, i + 500).map((p) => ({
+            kind: 'deposit' as const,
+            direction: 'in' as const,
+            status: 'awaiting_payment' as const,
+            clientId: p.account.clientId,
+            tradingAccountId: p.account.id,
+            amountMinor: p.amountMinor,
+            currency: 'USD',
+            psp: psp.name,
+            pspPaymentId: p.pspPaymentId,
+            paymentUrl: `http://127.0.0.1:9/pay/${p.pspPaymentId}`,
+            requestedByType: 'client' as const,
+            requestedById: p.account.clientId,
+            createdAt: now,
+            updatedAt: now,
+          })),
+        )
+        .returning({ id: moneyMovements.id });
+      movementIds.push(...rows.map((r) => r.id));
+    }
+    const bodies = planned.map((p, i) => {
+      const at = new Date().toISOString();
+      return JSON.stringify({
+        id: `evt_bench_${i.toString().padStart(6, '0')}`,
+        type: 'payment.succeeded',
+        createdAt: at,
+        data: {
+          object: 'payment',
+          id: p.pspPaymentId,
+          status: 'succeeded',
+          amount: p.amountMinor,
+          refundedAmount: 0,
+          chargedBackAmount: 0,
+          currency: 'USD',
+          merchantReference: movementIds[i],
+          description: `Deposit to trading account ${p.account.login}`,
+          card: { last4: '4242', brand: 'visa' },
+          failureReason: null,
+          refunds: [],
+          chargeback: null,
+          createdAt: at,
+          updatedAt: at,
+        },
+      });
+    });
+
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const webhookUrl = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}/api/webhooks/psp/${psp.name}`;
+    const concurrency = ctx.config.worker.concurrency;
+    engine = new OperationsEngine(ctx.operationsDeps(), {
+      concurrency,
+      pollMs: ctx.config.worker.pollMs,
+      leaseMs: ctx.config.worker.leaseMs,
+      verifyDelayMs: ctx.config.worker.verifyDelayMs,
+    });
+    await engine.start();
+
+    const receivedAt = new Array<number>(total);
+    const index = new Map(movementIds.map((id, i) => [id, i]));
+    const refused: string[] = [];
+    /** POSTs deposit i's signed webhook (signed at sending, as the sandbox signs each attempt). */
+    const deliver = async (i: number) => {
+      receivedAt[i] = Date.now();
+      const response = await fetch(webhookUrl, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'psp-signature': signature(webhookSecret, bodies[i]!, Date.now()),
+        },
+        body: bodies[i],
+      });
+      const text = await response.text();
+      if (response.status !== 200 || !text.includes('"applied"')) refused.push(`${response.status} ${text}`);
+    };
+    /** Waits (bounded) until deposits [from, to) are posted; answers how many are and when the last one was. */
+    const settle = async (from: number, to: number, deadline: number) => {
+      const ids = movementIds.slice(from, to);
+      for (;;) {
+        const [row] = await ctx.database.query<{ n: number; last: Date | null }>(
+          "SELECT count(*)::int AS n, max(completed_at) AS last FROM money_movements WHERE id = ANY($1::uuid[]) AND status = 'posted'",
+          [ids],
+        );
+        if (row!.n === ids.length || Date.now() > deadline) {
+          return { posted: row!.n, last: row!.last ? new Date(row!.last).getTime() : Date.now() };
+        }
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    const latenciesOf = async (from: number, to: number) =>
+      (
+        await ctx.database.query<{ id: string; completed_at: Date }>(
+          "SELECT id, completed_at FROM money_movements WHERE id = ANY($1::uuid[]) AND status = 'posted'",
+          [movementIds.slice(from, to)],
+        )
+      )
+        .map((r) => new Date(r.completed_at).getTime() - receivedAt[index.get(r.id)!]!)
+        .sort((a, b) => a - b);
+
+    // 1. The burst: every webhook POSTed, `senders` at a time, while the engine works.
+    let next = 0;
+    const t0 = Date.now();
+    await Promise.all(
+      Array.from({ length: senders }, async () => {
+        for (let i = next++; i < deposits; i = next++) await deliver(i);
+      }),
+    );
+    const intakeSeconds = (Date.now() - t0) / 1000;
+    const burst = await settle(0, deposits, t0 + 60_000);
+    const seconds = (burst.last - t0) / 1000;
+    const latencies = await latenciesOf(0, deposits);
+
+    // 2. A steady trickle well below capacity: the latency of the path itself, without a queue in front of it.
+    const steadyStart = Date.now();
+    const sent: Promise<void>[] = [];
+    for (let k = 0; k < steadyCount; k++) {
+      const wait = steadyStart + (k * 1000) / STEADY_PER_SECOND - Date.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      sent.push(deliver(deposits + k));
+    }
+    await Promise.all(sent);
+    const steady = await settle(deposits, total, Date.now() + 15_000);
+    const steadyLatencies = await latenciesOf(deposits, total);
+    await engine.stop();
+    engine = null;
+
+    // Consistency: one succeeded operation per deposit, and server = ledger = what was deposited, account by account.
+    const [ops] = await ctx.database.query<{ ok: number; other: number; attempts: number }>(
+      `SELECT count(*) FILTER (WHERE status = 'succeeded')::int AS ok, count(*) FILTER (WHERE status <> 'succeeded')::int AS other,
+              coalesce(sum(attempts), 0)::int AS attempts
+       FROM operations WHERE kind = 'balance'`,
+    );
+    const expected = new Map<string, number>();
+    for (const p of planned) expected.set(p.account.id, (expected.get(p.account.id) ?? 0) + p.amountMinor);
+    let mismatches = 0;
+    for (const a of accounts) {
+      const response = await fetch(`${sim.controlUrl}/control/accounts/${a.login}`, {
+        headers: { authorization: `Bearer ${sim.controlToken}` },
+      });
+      const server = Math.round(
+        Number(((await response.json()) as { account: { Balance: string } }).account.Balance) * 100,
+      );
+      const ledger = await clientVisibleBalance(ctx.database.db, {
+        type: 'trading_account',
+        ownerId: a.id,
+        currency: 'USD',
+      });
+      if (server !== expected.get(a.id) || ledger !== server) mismatches++;
+    }
+
+    const throughput = burst.posted / seconds;
+    console.log(
+      `setup: ${deposits} + ${steadyCount} deposits awaiting payment on ${accountCount} accounts (one client each); worker concurrency ${concurrency}, ${senders} webhooks in flight; app, engine and MT5 simulator in this one process`,
+    );
+    console.log(
+      `webhook intake: ${deposits} signed webhooks accepted in ${intakeSeconds.toFixed(2)} s (${(deposits / intakeSeconds).toFixed(0)}/s), ${refused.length} refused${refused.length ? ` (first: ${refused[0]})` : ''}`,
+    );
+    console.log(
+      `end-to-end throughput: ${throughput.toFixed(0)} deposits/s (signed webhook → approved → posted on MT5 sim → posted), ${burst.posted}/${deposits} posted in ${seconds.toFixed(2)} s; target ≥ ${TARGET_PER_SECOND}/s → ${(throughput / TARGET_PER_SECOND).toFixed(2)}× target`,
+    );
+    console.log(
+      `latency webhook receipt → posted, burst of ${deposits}: p50 ${percentile(latencies, 50).toFixed(0)} ms, p99 ${percentile(latencies, 99).toFixed(0)} ms, max ${latencies.at(-1)?.toFixed(0)} ms (mostly waiting in the queue)`,
+    );
+    console.log(
+      `latency webhook receipt → posted, steady ${STEADY_PER_SECOND}/s for ${STEADY_SECONDS} s: p50 ${percentile(steadyLatencies, 50).toFixed(0)} ms, p99 ${percentile(steadyLatencies, 99).toFixed(0)} ms, max ${steadyLatencies.at(-1)?.toFixed(0)} ms (${steady.posted}/${steadyCount} posted)`,
+    );
+    console.log(
+      `checks: ${ops!.ok} balance operations succeeded, ${ops!.other} not, ${ops!.attempts} server attempts for ${total} deposits; ${accountCount - mismatches}/${accountCount} accounts with server = ledger = deposited${mismatches ? ' (MISMATCH)' : ''}`,
+    );
+  } finally {
+    await engine?.stop().catch(() => {});
+    await app.close();
+    await ctx.close();
+    await sim.close();
+    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await admin.end();
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  await bench();
+  process.exit(0);
+}
