@@ -305,55 +305,45 @@ async function postChecked(
   clock: Clock,
 ): Promise<{ transactionId: string; replayed: boolean }> {
   const key = posting.idempotencyKey;
-  if (key !== undefined) {
-    const existing = await existingByKey(tx, key);
-    if (existing) return replayOf(existing, posting, checked);
-  }
   const at = new Date(Math.floor(clock.now().getTime()));
 
   // Accounts in code order, so concurrent postings that create the same accounts wait on each other, not deadlock.
   const accounts = new Map<string, LedgerAccountKey>();
   for (const line of checked.lines) accounts.set(line.code, line.account);
   const codes = [...accounts.keys()].sort();
-  await tx
-    .insert(ledgerAccounts)
-    .values(
-      codes.map((code) => {
-        const account = accounts.get(code)!;
-        return {
-          code,
-          type: account.type,
-          ownerId: account.ownerId ?? null,
-          currency: account.currency,
-          createdAt: at,
-        };
-      }),
+  // One round trip for the transaction row and the accounts (created on first use). With an idempotency key that is
+  // already posted, the transaction insert does nothing (waiting for a concurrent writer of the same key to finish),
+  // and the posting is compared with what is there.
+  const result = await tx.execute(sql`
+    with t as (
+      insert into ledger_transactions (kind, description, idempotency_key, correlation, created_at, created_by)
+      values (${posting.kind}, ${posting.description}, ${key ?? null}, ${JSON.stringify(posting.correlation ?? {})}::jsonb,
+              ${at.toISOString()}::timestamptz, ${posting.createdBy})
+      on conflict (idempotency_key) do nothing
+      returning id
+    ), wanted as (
+      select * from jsonb_to_recordset(${JSON.stringify(
+        codes.map((code) => {
+          const a = accounts.get(code)!;
+          return { code, type: a.type, owner_id: a.ownerId ?? null, currency: a.currency };
+        }),
+      )}::jsonb) as w(code text, type text, owner_id text, currency text)
+    ), created as (
+      insert into ledger_accounts (code, type, owner_id, currency, created_at)
+      select code, type, owner_id, currency, ${at.toISOString()}::timestamptz from wanted order by code
+      on conflict (code) do nothing
+      returning id, code
     )
-    .onConflictDoNothing({ target: ledgerAccounts.code });
-  const idByCode = new Map(
-    (
-      await tx
-        .select({ id: ledgerAccounts.id, code: ledgerAccounts.code })
-        .from(ledgerAccounts)
-        .where(inArray(ledgerAccounts.code, codes))
-    ).map((row) => [row.code, row.id]),
-  );
-
-  const [inserted] = await tx
-    .insert(ledgerTransactions)
-    .values({
-      kind: posting.kind,
-      description: posting.description,
-      idempotencyKey: key ?? null,
-      correlation: posting.correlation ?? {},
-      createdAt: at,
-      createdBy: posting.createdBy,
-    })
-    .onConflictDoNothing({ target: ledgerTransactions.idempotencyKey })
-    .returning({ id: ledgerTransactions.id });
-  if (!inserted) {
-    // Another writer posted the same key between our look-up and our insert; it has committed by now.
-    const existing = await existingByKey(tx, key!);
+    select (select id from t) as transaction_id,
+           coalesce((select json_agg(json_build_object('code', x.code, 'id', x.id))
+                       from (select code, id from created
+                             union all
+                             select code, id from ledger_accounts where code in (select code from wanted)) x),
+                    '[]'::json) as accounts`);
+  const [row] = rowsOf<{ transaction_id: string | null; accounts: { code: string; id: string }[] | string }>(result);
+  const transactionId = row?.transaction_id ?? null;
+  if (!transactionId) {
+    const existing = key === undefined ? undefined : await existingByKey(tx, key);
     if (!existing) {
       throw new LedgerError(
         'IDEMPOTENCY_CONFLICT',
@@ -362,16 +352,29 @@ async function postChecked(
     }
     return replayOf(existing, posting, checked);
   }
+  const found = typeof row!.accounts === 'string' ? JSON.parse(row!.accounts) : row!.accounts;
+  const idByCode = new Map((found as { code: string; id: string }[]).map((a) => [a.code, a.id]));
+  if (idByCode.size < codes.length) {
+    // An account another transaction created while this statement waited for it (ON CONFLICT waits for that commit,
+    // but the statement's snapshot predates it): read it again with a fresh snapshot.
+    const missing = codes.filter((code) => !idByCode.has(code));
+    for (const account of await tx
+      .select({ id: ledgerAccounts.id, code: ledgerAccounts.code })
+      .from(ledgerAccounts)
+      .where(inArray(ledgerAccounts.code, missing))) {
+      idByCode.set(account.code, account.id);
+    }
+  }
   await tx.insert(ledgerEntries).values(
     checked.lines.map((line) => ({
-      transactionId: inserted.id,
+      transactionId,
       accountId: idByCode.get(line.code)!,
       currency: line.account.currency,
       amountMinor: line.amountMinor,
       createdAt: at,
     })),
   );
-  return { transactionId: inserted.id, replayed: false };
+  return { transactionId, replayed: false };
 }
 
 /** The ledger balance of one account (positive = debit; see the sign convention above). 0 for an unknown account. */
