@@ -13,8 +13,9 @@ import { accountOperationHandlers } from '../modules/accounts/handlers.ts';
 import { createKycPolicy } from '../modules/accounts/kyc-policy.ts';
 import { type AlertChannel, EmailChannel, WebhookChannel } from '../modules/alerts/channels.ts';
 import { AlertService } from '../modules/alerts/service.ts';
-import { recordAudit } from '../modules/audit/service.ts';
+import { deferAudits, flushAudits, recordAudit } from '../modules/audit/service.ts';
 import { ClientService } from '../modules/clients/service.ts';
+import { commissionOperationHandlers } from '../modules/commissions/module.ts';
 import { ExternalChangeService } from '../modules/external-changes/service.ts';
 import { fundingOperationHandlers } from '../modules/funding/handlers.ts';
 import { FundingService } from '../modules/funding/service.ts';
@@ -138,7 +139,11 @@ export async function createContext(
     factories: { mt4: createMt4Connector, mt5: createMt5Connector },
   });
   const alerts = new AlertService({ clock, channels: channels.map((c) => c.name) });
-  const audit: AuditPort = { record: (tx, entry) => recordAudit(tx, entry, clock) };
+  const audit: AuditPort = {
+    record: (tx, entry) => recordAudit(tx, entry, clock),
+    hold: (tx) => deferAudits(tx, clock),
+    flush: (tx) => flushAudits(tx),
+  };
   const accountHandlers = accountOperationHandlers({ clock, sealer, audit, groups: (code) => registry.groups(code) });
   const mailSmtp = config.mail.smtp;
   const mailer = mailSmtp
@@ -202,7 +207,12 @@ export async function createContext(
       sealer,
       audit,
       alerts,
-      handlers: { ...accountHandlers, ...fundingHandlers, ...handlers },
+      handlers: {
+        ...accountHandlers,
+        ...fundingHandlers,
+        ...commissionOperationHandlers({ database, clock, audit, alerts, sealer }),
+        ...handlers,
+      },
       logger,
     }),
     async close() {

@@ -485,6 +485,8 @@ export class OperationsEngine {
   ): Promise<void> {
     const now = this.deps.clock.now();
     await this.deps.database.db.transaction(async (tx) => {
+      // Every audit event of this transaction (the receiving module's too) is appended at the end, in one go.
+      this.deps.audit.hold?.(tx);
       await this.saveAttempts(tx, outcome.attempts);
       const resultLogin = typeof outcome.result?.login === 'number' ? outcome.result.login : undefined;
       const row = await this.update(tx, op, {
@@ -528,6 +530,7 @@ export class OperationsEngine {
         after: { status, result: outcome.result ?? null, error: outcome.error ?? null, attempts: op.attempts },
         correlationId: op.reference,
       });
+      await this.deps.audit.flush?.(tx);
     });
     metrics.transitions.inc({ kind: op.kind, status });
   }

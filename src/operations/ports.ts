@@ -24,6 +24,10 @@ export interface AuditEntry {
 
 export interface AuditPort {
   record(tx: Executor, entry: AuditEntry): Promise<unknown>;
+  /** Hold back this transaction's events until `flush` (so the chain lock is taken only at the end). */
+  hold?(tx: Executor): void;
+  /** Append the held-back events; the last thing a transaction does before it commits. */
+  flush?(tx: Executor): Promise<void>;
 }
 
 export interface AlertInput {

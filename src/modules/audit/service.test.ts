@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/db.ts';
 import { ManualClock } from '../../clock.ts';
-import { recordAudit, verifyAuditChain } from './service.ts';
+import { deferAudits, flushAudits, recordAudit, verifyAuditChain } from './service.ts';
 
 describe('audit trail', () => {
   let database: TestDatabase;
@@ -36,6 +36,33 @@ describe('audit trail', () => {
     }
     const report = await verifyAuditChain(database.db, { batchSize: 2 });
     expect(report).toEqual({ ok: true, checked: 5 });
+  });
+
+  it("holds back a transaction's events until the flush, appends them in order with their own times, and chains them", async () => {
+    const before = (await verifyAuditChain(database.db)).checked;
+    const entry = (i: number) => ({
+      actorType: 'system' as const,
+      action: 'deferred.step',
+      entityType: 'movement',
+      entityId: `mv-${i}`,
+      after: { step: i },
+    });
+    await database.db.transaction(async (tx) => {
+      deferAudits(tx, clock);
+      clock.advance(1000);
+      expect(await recordAudit(tx, entry(1), clock)).toBeNull();
+      clock.advance(1000);
+      await recordAudit(tx, entry(2), clock);
+      const visible = await tx.execute("select count(*)::int as n from audit_events where action = 'deferred.step'");
+      expect((visible as unknown as { rows: { n: number }[] }).rows[0]!.n).toBe(0);
+      await flushAudits(tx);
+    });
+    const rows = await database.query<{ entity_id: string; at: Date }>(
+      "select entity_id, at from audit_events where action = 'deferred.step' order by id",
+    );
+    expect(rows.map((r) => r.entity_id)).toEqual(['mv-1', 'mv-2']);
+    expect(new Date(rows[1]!.at).getTime() - new Date(rows[0]!.at).getTime()).toBe(1000);
+    expect(await verifyAuditChain(database.db)).toEqual({ ok: true, checked: before + 2 });
   });
 
   it('extends one chain under concurrent writers', async () => {

@@ -26,16 +26,55 @@ function plain(value: unknown): unknown {
   return value === undefined ? null : JSON.parse(JSON.stringify(value));
 }
 
+/** Transactions whose audit events are held back and appended together, last, by `flushAudits`. */
+const deferred = new WeakMap<object, { entries: AuditInput[]; clock: Clock }>();
+
+/**
+ * Holds back the audit events this transaction records until `flushAudits(tx)`, so the chain lock (held until
+ * commit) is taken once, at the very end, instead of at the first change: hot paths (a PSP webhook, an operation
+ * finishing) then hold it only for the appends and the commit. The caller must flush before the transaction ends.
+ */
+export function deferAudits(tx: Executor, clock: Clock = systemClock): void {
+  if (!deferred.has(tx)) deferred.set(tx, { entries: [], clock });
+}
+
+/** Appends the events held back by `deferAudits`, in the order they were recorded; call it last in the transaction. */
+export async function flushAudits(tx: Executor): Promise<void> {
+  const held = deferred.get(tx);
+  if (!held) return;
+  deferred.delete(tx);
+  if (held.entries.length === 0) return;
+  await tx.execute(sql`select pg_advisory_xact_lock(${CHAIN_LOCK})`);
+  for (const entry of held.entries) await appendLocked(tx, entry, held.clock);
+}
+
 /**
  * Appends one event. Call it with the transaction that makes the change, as late in it as possible: it takes a
- * transaction-scoped lock (held until commit) so concurrent writers extend the chain one at a time.
+ * transaction-scoped lock (held until commit) so concurrent writers extend the chain one at a time. In a
+ * transaction under `deferAudits` the event is held back and appended by `flushAudits` (and null is returned).
  *
  * Two statements: the lock, then an INSERT … SELECT that reads the previous hash and computes the new one in the
  * database (sha256 over "<prev>\n<canonical JSON>", exactly what `eventHash` computes). The INSERT runs after the lock
  * is held, so under READ COMMITTED its snapshot sees the event the previous holder committed.
  */
-export async function recordAudit(tx: Executor, input: AuditInput, clock: Clock = systemClock): Promise<AuditEvent> {
-  const at = new Date(Math.floor(clock.now().getTime()));
+export async function recordAudit(
+  tx: Executor,
+  input: AuditInput,
+  clock: Clock = systemClock,
+): Promise<AuditEvent | null> {
+  const held = deferred.get(tx);
+  if (held) {
+    // The time of the change, not of the flush.
+    held.entries.push({ ...input, at: clock.now() } as AuditInput);
+    return null;
+  }
+  await tx.execute(sql`select pg_advisory_xact_lock(${CHAIN_LOCK})`);
+  return appendLocked(tx, input, clock);
+}
+
+async function appendLocked(tx: Executor, input: AuditInput, clock: Clock): Promise<AuditEvent> {
+  const recordedAt = (input as AuditInput & { at?: Date }).at ?? clock.now();
+  const at = new Date(Math.floor(recordedAt.getTime()));
   const fields = {
     at,
     actorType: input.actorType,
@@ -47,7 +86,6 @@ export async function recordAudit(tx: Executor, input: AuditInput, clock: Clock 
     after: plain(input.after),
     correlationId: input.correlationId ?? null,
   };
-  await tx.execute(sql`select pg_advisory_xact_lock(${CHAIN_LOCK})`);
   const result = await tx.execute(sql`
     insert into audit_events
       (at, actor_type, actor_id, action, entity_type, entity_id, before, after, correlation_id, prev_hash, hash)

@@ -7,7 +7,7 @@ import type { Executor } from '../../db/connect.ts';
 import { clientFlags, moneyMovements } from '../../db/schema.ts';
 import type { OperationHandler, OperationOutcome, OperationRow } from '../../operations/ports.ts';
 import { parseReference } from '../../platforms/reference.ts';
-import { formatMoney, lockMovement, type Movement, noteMovement, transition } from './movements.ts';
+import { formatMoney, type Movement, noteMovement, transition } from './movements.ts';
 import { postMovement } from './postings.ts';
 import { reverseOnServer } from './psp-events.ts';
 import type { FundingService } from './service.ts';
@@ -23,12 +23,9 @@ function serverReason(op: OperationRow, status: OperationOutcome['status']): str
 }
 
 async function movementOf(tx: Executor, op: OperationRow): Promise<Movement | null> {
-  if (!op.correlationId) return null;
-  const [row] = await tx
-    .select({ id: moneyMovements.id })
-    .from(moneyMovements)
-    .where(eq(moneyMovements.id, op.correlationId));
-  return row ? lockMovement(tx, row.id) : null;
+  if (!op.correlationId || !/^[0-9a-f-]{36}$/i.test(op.correlationId)) return null;
+  const [row] = await tx.select().from(moneyMovements).where(eq(moneyMovements.id, op.correlationId)).for('update');
+  return row ?? null;
 }
 
 export function fundingOperationHandlers(funding: FundingService): Record<string, OperationHandler> {

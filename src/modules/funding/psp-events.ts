@@ -15,6 +15,7 @@ import { clientFlags, moneyMovements, pspEvents } from '../../db/schema.ts';
 import { enqueueOperation } from '../../operations/enqueue.ts';
 import { WebhookRejected } from '../../payments/errors.ts';
 import type { PspEvent, PspPayment, PspPayout, WebhookHeaders } from '../../payments/types.ts';
+import { deferAudits, flushAudits } from '../audit/service.ts';
 import { fundableAccount } from './accounts.ts';
 import { FundingError } from './errors.ts';
 import { formatMoney, type Movement, noteMovement, transition } from './movements.ts';
@@ -61,6 +62,8 @@ export async function receivePspWebhook(
   const bodySha256 = createHash('sha256').update(rawBody).digest('hex');
   const reference = event.payment?.merchantReference ?? event.payout?.merchantReference ?? '';
   return deps.database.db.transaction(async (tx) => {
+    // The audit events of this webhook are appended last, so the chain lock is held only for them and the commit.
+    deferAudits(tx, deps.clock);
     const [stored] = await tx
       .insert(pspEvents)
       .values({
@@ -110,6 +113,7 @@ export async function receivePspWebhook(
       .update(pspEvents)
       .set({ movementId: movement.id, outcome: note ? 'applied' : 'ignored', note: note ?? 'already reflected' })
       .where(eq(pspEvents.id, stored.id));
+    await flushAudits(tx);
     return {
       outcome: note ? ('applied' as const) : ('ignored' as const),
       eventId: event.eventId,
