@@ -20,6 +20,7 @@ import { registry as metricsRegistry, registerDatabaseGauges, registerServerGaug
 import { registerBackoffice } from './backoffice.ts';
 import { registerBackofficeAccounts } from './backoffice-accounts.ts';
 import { registerBackofficeClients } from './backoffice-clients.ts';
+import { registerCommissions } from './backoffice-commissions.ts';
 import { registerBackofficeFunding } from './backoffice-funding.ts';
 import { registerBackofficePartners } from './backoffice-partners.ts';
 import { registerClientAuth } from './client-auth.ts';
@@ -102,6 +103,7 @@ export async function buildApp(ctx: AppContext, options: AppOptions = {}): Promi
     secureCookies: ctx.config.http.secureCookies,
   });
   registerBackofficePartners(app, { partners: ctx.partners, sessions: partnerSessions });
+  registerCommissions(app, { ctx });
   registerPortalAccounts(app, { ctx });
   registerBackofficeAccounts(app, { ctx });
   registerPortalFunding(app, { ctx });

@@ -7,6 +7,7 @@ import { ZodError } from 'zod';
 import { AccountError } from '../modules/accounts/errors.ts';
 import { AlertStateError } from '../modules/alerts/service.ts';
 import { ClientError } from '../modules/clients/service.ts';
+import { CommissionError } from '../modules/commissions/errors.ts';
 import { FundingError } from '../modules/funding/errors.ts';
 import { KycError } from '../modules/kyc/service.ts';
 import { PartnerError } from '../modules/partners/service.ts';
@@ -121,6 +122,12 @@ export function toErrorResponse(err: unknown): { status: number; body: ErrorBody
   if (err instanceof ClientError || err instanceof KycError)
     return { status: statusByCode[err.code] ?? 400, body: { code: err.code, message: err.message }, unexpected: false };
   if (err instanceof FundingError)
+    return {
+      status: err.status,
+      body: { code: err.code, message: err.message, details: err.details },
+      unexpected: false,
+    };
+  if (err instanceof CommissionError)
     return {
       status: err.status,
       body: { code: err.code, message: err.message, details: err.details },

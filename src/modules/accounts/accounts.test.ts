@@ -1,7 +1,7 @@
 import { eq } from 'drizzle-orm';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { accountsTestbed, rightsOf, type Testbed } from '../../../test/support/accounts-testbed.ts';
-import { operations, tradingAccounts } from '../../db/schema.ts';
+import { clients, operations, partnerServerLogins, partners, tradingAccounts } from '../../db/schema.ts';
 import { verifyAuditChain } from '../audit/service.ts';
 import { generateTradingPassword, isValidTradingPassword } from './password.ts';
 
@@ -264,5 +264,46 @@ describe('trading accounts and KYC policies (against MT5 simulators)', () => {
     expect((await onServer(opened.id)).user.Group).toBe(RESTRICTED);
     expect((await opsOf(opened.id)).at(-1)!.status).toBe('failed');
     expect((await account(opened.id)).currency).toBe('USD');
+  });
+  it("gives a referred client's account the partner's login on that server as its agent, also when KYC opens it", async () => {
+    const now = t.clock.now();
+    const [partner] = await t.database.db
+      .insert(partners)
+      .values({
+        email: `ib-${Math.random().toString(36).slice(2, 8)}@ib.example`,
+        name: 'IB',
+        passwordHash: 'not-used',
+        referralCode: `AG${Math.random().toString(36).slice(2, 8).toUpperCase()}`,
+        status: 'active',
+        createdAt: now,
+        updatedAt: now,
+      })
+      .returning();
+    await t.database.db.insert(partnerServerLogins).values({
+      partnerId: partner!.id,
+      serverCode: t.live.name,
+      login: 880_001,
+      createdBy: 'staff-9',
+      createdAt: now,
+      updatedAt: now,
+    });
+    const referred = await t.addClient({ kycStatus: 'pending' });
+    await t.database.db.update(clients).set({ partnerId: partner!.id }).where(eq(clients.id, referred));
+    const atOnce = await t.accounts.request(referred, { productId: await t.product() });
+    const onKyc = await t.accounts.request(referred, {
+      productId: await t.product({ kycPolicy: 'create_on_approval' }),
+    });
+    await t.setKyc(referred, 'approved');
+    await t.engine.drain();
+    for (const id of [atOnce.account.id, onKyc.account.id]) {
+      const [open] = (await opsOf(id)).filter((op) => op.kind === 'open_account');
+      expect(open!.payload).toMatchObject({ agentLogin: 880_001 });
+      expect(((await onServer(id)).user as unknown as { Agent: string }).Agent).toBe('880001');
+    }
+    // An account on a server where the partner has no login, and a client nobody referred, get no agent.
+    const plain = await t.accounts.request(await t.addClient(), { productId: await t.product() });
+    await t.engine.drain();
+    const [open] = (await opsOf(plain.account.id)).filter((op) => op.kind === 'open_account');
+    expect(open!.payload).not.toHaveProperty('agentLogin');
   });
 });

@@ -3,9 +3,9 @@
  * result): what state a product's KYC policy wants an account in, and the transactional enqueue of the operations
  * that take it there. Nothing here calls a server: each change is an operation written in the caller's transaction.
  */
-import { eq } from 'drizzle-orm';
+import { and, eq } from 'drizzle-orm';
 import type { Executor } from '../../db/connect.ts';
-import { type clients, type KycStatus, type products, tradingAccounts } from '../../db/schema.ts';
+import { type clients, type KycStatus, partnerServerLogins, type products, tradingAccounts } from '../../db/schema.ts';
 import { type EnqueueDeps, enqueueOperation } from '../../operations/enqueue.ts';
 import type { AuditEntry, OperationRow } from '../../operations/ports.ts';
 import { generateTradingPassword } from './password.ts';
@@ -52,7 +52,20 @@ export interface Credentials {
   investorPassword: string;
 }
 
-/** Enqueues the opening of a `requested` account in the state its policy wants now; the account becomes `opening`. */
+/** The referring partner's own login on the server (MT4/MT5 agent account), if the partner has one there. */
+export async function agentLoginFor(tx: Executor, client: Client, serverCode: string): Promise<number | null> {
+  if (!client.partnerId) return null;
+  const [row] = await tx
+    .select({ login: partnerServerLogins.login })
+    .from(partnerServerLogins)
+    .where(and(eq(partnerServerLogins.partnerId, client.partnerId), eq(partnerServerLogins.serverCode, serverCode)));
+  return row?.login ?? null;
+}
+
+/**
+ * Enqueues the opening of a `requested` account in the state its policy wants now; the account becomes `opening`.
+ * A referred client's account carries the partner's login on that server as its agent.
+ */
 export async function enqueueOpen(
   tx: Executor,
   deps: EnqueueDeps,
@@ -61,6 +74,7 @@ export async function enqueueOpen(
   const { account, product, client } = input;
   const state = desiredState(product, client.kycStatus);
   const credentials = { mainPassword: generateTradingPassword(), investorPassword: generateTradingPassword() };
+  const agentLogin = await agentLoginFor(tx, client, account.serverCode);
   const operation = await enqueueOperation(tx, deps, {
     kind: 'open_account',
     serverCode: account.serverCode,
@@ -72,6 +86,7 @@ export async function enqueueOpen(
       leverage: account.leverage,
       enabled: true,
       tradingAllowed: state.tradingAllowed,
+      ...(agentLogin ? { agentLogin } : {}),
     },
     secrets: credentials,
     handler: OPEN_HANDLER,

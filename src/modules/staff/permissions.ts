@@ -29,6 +29,9 @@ export const permissions = {
   'funding.rates': ['admin', 'finance'],
   'partners.read': ['admin', 'partner_manager', 'finance', 'support'],
   'partners.manage': ['admin', 'partner_manager'],
+  'commissions.read': ['admin', 'partner_manager', 'finance'],
+  'commissions.manage': ['admin', 'partner_manager'],
+  'commissions.payout.approve': ['admin', 'finance'],
 } as const satisfies Record<string, readonly StaffRole[]>;
 
 export type Permission = keyof typeof permissions;
