@@ -4,7 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import { ZodError } from 'zod';
 import { ConfigError, loadConfig } from '../config.ts';
 import { connect, type Database } from '../db/connect.ts';
@@ -50,6 +50,44 @@ function migrate(): Promise<void> {
     await database.migrate();
     console.log(`brokerdesk: database migrated (${where})`);
   });
+}
+
+function isoDate(value: string): Date {
+  const date = new Date(value);
+  if (Number.isNaN(date.getTime()))
+    throw new InvalidArgumentError(`"${value}" is not a date (use ISO 8601, e.g. 2026-01-31)`);
+  return date;
+}
+
+/** A progress bar on stderr: redrawn in place on a terminal, a line per tenth otherwise. */
+function progressBar(label: string) {
+  const tty = process.stderr.isTTY === true;
+  const started = performance.now();
+  let lastDraw = 0;
+  let lastTenth = -1;
+  let drawn = false;
+  return {
+    update(fraction: number, position: Date, records: number, inserted: number, resumed: boolean) {
+      const now = performance.now();
+      const rate = records / Math.max(0.001, (now - started) / 1000);
+      const pct = Math.floor(fraction * 100);
+      const text = `${pct.toString().padStart(3)}% ${position.toISOString().slice(0, 16).replace('T', ' ')} · ${records.toLocaleString('en')} records, ${inserted.toLocaleString('en')} new · ${Math.round(rate).toLocaleString('en')}/s${resumed ? ' (resumed)' : ''}`;
+      if (tty) {
+        if (now - lastDraw < 100 && fraction < 1) return;
+        lastDraw = now;
+        const width = 24;
+        const full = Math.round(fraction * width);
+        process.stderr.write(`\r${label} [${'#'.repeat(full)}${'.'.repeat(width - full)}] ${text}\x1b[K`);
+        drawn = true;
+      } else if (Math.floor(fraction * 10) > lastTenth) {
+        lastTenth = Math.floor(fraction * 10);
+        process.stderr.write(`${label} ${text}\n`);
+      }
+    },
+    done() {
+      if (tty && drawn) process.stderr.write('\n');
+    },
+  };
 }
 
 export function buildProgram(): Command {
@@ -154,6 +192,79 @@ export function buildProgram(): Command {
           }
         }
         if (failed) process.exitCode = 2;
+      }),
+    );
+
+  const trades = program.command('trades').description('trade and deal history synced from the trading servers');
+  trades
+    .command('backfill')
+    .description("read a server's history for a window into the database (resumable: run it again to continue)")
+    .requiredOption('--server <code>', 'the server, e.g. mt5-live')
+    .requiredOption('--from <iso>', 'start of the window, e.g. 2026-01-01 or 2026-01-01T00:00:00Z', isoDate)
+    .option('--to <iso>', 'end of the window (default now)', isoDate)
+    .option('--chunk-hours <hours>', 'hours of history per request window', Number, 24)
+    .option('--parallel <n>', 'windows listed at once', Number, 1)
+    .action((o: { server: string; from: Date; to?: Date; chunkHours: number; parallel: number }) =>
+      withContext(async (ctx) => {
+        let interrupted = false;
+        const onSigint = () => {
+          interrupted = true;
+        };
+        process.once('SIGINT', onSigint);
+        const bar = progressBar(o.server);
+        try {
+          const result = await ctx.trades.backfill(o.server, {
+            from: o.from,
+            to: o.to,
+            chunkMs: Math.max(1 / 60, o.chunkHours) * 3_600_000,
+            parallel: Math.max(1, Math.floor(o.parallel) || 1),
+            onProgress: (p) => {
+              if (interrupted) throw new Error('interrupted');
+              bar.update(p.fraction, p.position, p.records, p.inserted, p.resumed);
+            },
+          });
+          bar.done();
+          console.log(
+            `${o.server}: ${result.records} records read, ${result.inserted} new, ${result.changed} changed on the server, in ${(result.durationMs / 1000).toFixed(1)} s${result.resumedFrom ? ` (resumed from ${result.resumedFrom.toISOString()})` : ''}`,
+          );
+        } catch (err) {
+          bar.done();
+          if (!interrupted) throw err;
+          console.error(`${o.server}: backfill interrupted; run the same command again to continue where it stopped`);
+          process.exitCode = 130;
+        } finally {
+          process.off('SIGINT', onSigint);
+        }
+      }),
+    );
+  trades
+    .command('sync')
+    .description('run one incremental sync pass now (every enabled server, or one)')
+    .option('--server <code>', 'only this server')
+    .action((o: { server?: string }) =>
+      withContext(async (ctx) => {
+        const results = o.server ? [await ctx.trades.syncServer(o.server)] : await ctx.trades.syncAll();
+        for (const r of results) {
+          console.log(
+            r.status === 'ok'
+              ? `${r.server}: ${r.records} records read, ${r.inserted} new, ${r.changed} changed (${Math.round(r.durationMs)} ms)`
+              : `${r.server}: ${r.status.toUpperCase()}${r.error ? ` — ${r.error}` : ' (another worker holds it)'}`,
+          );
+          if (r.status === 'failed') process.exitCode = 2;
+        }
+      }),
+    );
+  trades
+    .command('status')
+    .description('sync state and lag of every enabled server')
+    .action(() =>
+      withContext(async (ctx) => {
+        for (const s of await ctx.trades.status()) {
+          const lag = s.lagSeconds === null ? 'never synced' : `lag ${Math.round(s.lagSeconds)} s`;
+          console.log(
+            `${s.server.padEnd(16)} ${lag.padEnd(14)} synced to ${s.syncedTo?.toISOString() ?? '—'}  ${s.recordsIngested} records${s.lastError ? `  last error: ${s.lastError} (${s.consecutiveFailures}×)` : ''}${s.backfill.next && !s.backfill.finishedAt ? `  backfill unfinished at ${s.backfill.next.toISOString()}` : ''}`,
+          );
+        }
       }),
     );
 

@@ -825,7 +825,7 @@ export const tradeRecords = pgTable(
     reference: text('reference'),
     comment: text('comment').notNull().default(''),
     anomalies: jsonb('anomalies'),
-    /** SHA-1 of the normalised content: a record seen again with another hash was changed on the server. */
+    /** A digest (MD5) of the normalised content: a record seen again with another hash was changed on the server. */
     contentHash: text('content_hash').notNull(),
     version: integer('version').notNull().default(1),
     /** poll, pumping or backfill: what first brought it in. */

@@ -262,6 +262,11 @@ describe('trade sync from MT5', () => {
     // A new backfill of the same window starts over (the previous one finished) and finds everything in place.
     const again = await sync.backfill(SERVER, { from, to, chunkMs: day });
     expect(again).toMatchObject({ resumedFrom: null, inserted: 0, changed: 0 });
+    // Windows listed in parallel store the same, once.
+    await database.db.delete(tradeRecords).where(eq(tradeRecords.serverCode, SERVER));
+    const parallel = await sync.backfill(SERVER, { from, to, chunkMs: 6 * 3_600_000, parallel: 4 });
+    expect(parallel.inserted).toBe((await serverDeals()).size);
+    await expectExactlyTheServersDeals();
   });
 
   it('open positions are a fresh snapshot of the server', async () => {

@@ -457,15 +457,7 @@ export class ExternalChangeService {
         .set({ status: to, reviewedBy: staffId, reviewedAt: now, reviewNote: note })
         .where(eq(externalChanges.id, id))
         .returning();
-      const remaining = await this.openCount(tx, change.serverCode, change.kind);
-      if (remaining === 0) {
-        await this.alerts.resolve(
-          tx,
-          alertKey(change.serverCode, change.kind),
-          staffId,
-          `every ${KIND_TITLES[change.kind]} on ${change.serverCode} has been reviewed`,
-        );
-      }
+      // Audit before the alert (same lock order as `announce`).
       await this.audit.record(tx, {
         actorType: 'staff',
         actorId: staffId,
@@ -476,6 +468,15 @@ export class ExternalChangeService {
         after: { status: to, note },
         correlationId: change.naturalKey,
       });
+      const remaining = await this.openCount(tx, change.serverCode, change.kind);
+      if (remaining === 0) {
+        await this.alerts.resolve(
+          tx,
+          alertKey(change.serverCode, change.kind),
+          staffId,
+          `every ${KIND_TITLES[change.kind]} on ${change.serverCode} has been reviewed`,
+        );
+      }
       return updated!;
     });
   }
@@ -562,26 +563,8 @@ export class ExternalChangeService {
   /** The audit event and the (deduplicated) alert for a newly recorded change. */
   private async announce(tx: Executor, change: ExternalChange, severity: 'warning' | 'critical'): Promise<void> {
     const open = await this.openCount(tx, change.serverCode, change.kind);
-    await this.alerts.raise(tx, {
-      kind: 'external_change',
-      dedupeKey: alertKey(change.serverCode, change.kind),
-      severity,
-      title: `${change.serverCode}: ${KIND_TITLES[change.kind]} made outside the CRM (${open} awaiting review)`,
-      details: {
-        server: change.serverCode,
-        kind: change.kind,
-        openCount: open,
-        latest: {
-          id: change.id,
-          login: change.login,
-          ticket: change.ticket,
-          amountMinor: change.amountMinor,
-          currency: change.currency,
-          before: change.before,
-          after: change.after,
-        },
-      },
-    });
+    // The audit first: it takes the chain lock, which every writer here takes before the (contended) alert row, so
+    // two transactions announcing changes of the same kind queue instead of deadlocking.
     await this.audit.record(tx, {
       actorType: 'server',
       actorId: change.serverCode,
@@ -602,7 +585,28 @@ export class ExternalChangeService {
       },
       correlationId: change.naturalKey,
     });
-    this.logger?.warn(
+    await this.alerts.raise(tx, {
+      kind: 'external_change',
+      dedupeKey: alertKey(change.serverCode, change.kind),
+      severity,
+      title: `${change.serverCode}: ${KIND_TITLES[change.kind]} made outside the CRM (${open} awaiting review)`,
+      details: {
+        server: change.serverCode,
+        kind: change.kind,
+        openCount: open,
+        latest: {
+          id: change.id,
+          login: change.login,
+          ticket: change.ticket,
+          amountMinor: change.amountMinor,
+          currency: change.currency,
+          before: change.before,
+          after: change.after,
+        },
+      },
+    });
+    // Info, not warn: the alert is the notification; a backfill of a legacy server may record thousands.
+    this.logger?.info(
       { server: change.serverCode, login: change.login, kind: change.kind, externalChange: change.id },
       'external change recorded',
     );

@@ -5,7 +5,7 @@
  * balance record is handed to the external-changes module in the same transaction, so a manual change and its ledger
  * entry exist together or not at all.
  */
-import { and, eq, inArray, sql } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import type { Clock } from '../../clock.ts';
 import type { Database, Executor } from '../../db/connect.ts';
 import { tradePositions, tradeRecords } from '../../db/schema.ts';
@@ -28,42 +28,70 @@ export interface IngestDeps {
   onNewBalanceRecord?: (tx: Executor, record: NormalisedRecord) => Promise<unknown>;
 }
 
-/** Rows per INSERT statement (29 parameters each; PostgreSQL allows 65 535 per statement). */
-const INSERT_CHUNK = 1000;
+/** Rows per INSERT statement. */
+const INSERT_CHUNK = 2000;
 
 const keyOf = (r: { recordType: string; ticket: string }) => `${r.recordType}:${r.ticket}`;
 
-function rowOf(r: NormalisedRecord, source: TradeRecordSource, at: Date): typeof tradeRecords.$inferInsert {
-  return {
-    serverCode: r.serverCode,
-    platform: r.platform,
-    recordType: r.recordType,
-    ticket: r.ticket,
-    login: r.login,
-    time: r.time,
-    openTime: r.openTime,
-    symbol: r.symbol,
-    side: r.side,
-    entry: r.entry,
-    orderTicket: r.orderTicket,
-    positionId: r.positionId,
-    volume: r.volume,
-    price: r.price,
-    closePrice: r.closePrice,
-    profitMinor: r.profitMinor,
-    commissionMinor: r.commissionMinor,
-    swapMinor: r.swapMinor,
-    amountMinor: r.amountMinor,
-    balanceKind: r.balanceKind,
-    reference: r.reference,
-    comment: r.comment,
-    anomalies: r.anomalies,
-    contentHash: r.contentHash,
-    version: 1,
-    source,
-    firstSeenAt: at,
-    updatedAt: at,
-  };
+/**
+ * One statement per chunk, decided by the unique index itself (never by a plan that stale statistics could spoil):
+ * the records travel as one JSON parameter (json_to_recordset); a new key is inserted; a known key whose content
+ * hash differs is touched (`updated_at` rewritten to itself, which locks the row and returns it) so the caller can
+ * update it with its old values at hand; a known key with the same content is neither written nor returned.
+ */
+async function upsertChunk(
+  tx: Executor,
+  records: NormalisedRecord[],
+  source: TradeRecordSource,
+  now: Date,
+): Promise<Map<string, 'inserted' | 'changed'>> {
+  const payload = JSON.stringify(
+    records.map((r) => ({
+      server_code: r.serverCode,
+      platform: r.platform,
+      record_type: r.recordType,
+      ticket: r.ticket,
+      login: r.login,
+      time: r.time.toISOString(),
+      open_time: r.openTime?.toISOString() ?? null,
+      symbol: r.symbol,
+      side: r.side,
+      entry: r.entry,
+      order_ticket: r.orderTicket,
+      position_id: r.positionId,
+      volume: r.volume,
+      price: r.price,
+      close_price: r.closePrice,
+      profit_minor: r.profitMinor,
+      commission_minor: r.commissionMinor,
+      swap_minor: r.swapMinor,
+      amount_minor: r.amountMinor,
+      balance_kind: r.balanceKind,
+      reference: r.reference,
+      comment: r.comment,
+      anomalies: r.anomalies,
+      content_hash: r.contentHash,
+    })),
+  );
+  const at = now.toISOString();
+  const result = await tx.execute(sql`
+    insert into trade_records (server_code, platform, record_type, ticket, login, time, open_time, symbol, side,
+      entry, order_ticket, position_id, volume, price, close_price, profit_minor, commission_minor, swap_minor,
+      amount_minor, balance_kind, reference, comment, anomalies, content_hash, version, source, first_seen_at,
+      updated_at)
+    select server_code, platform, record_type, ticket, login, time, open_time, symbol, side, entry, order_ticket,
+      position_id, volume, price, close_price, profit_minor, commission_minor, swap_minor, amount_minor,
+      balance_kind, reference, comment, anomalies, content_hash, 1, ${source}, ${at}::timestamptz, ${at}::timestamptz
+    from json_to_recordset(${payload}::json) as x(server_code text, platform text, record_type text,
+      ticket text, login bigint, time timestamptz, open_time timestamptz, symbol text, side text, entry text,
+      order_ticket text, position_id text, volume bigint, price double precision, close_price double precision,
+      profit_minor bigint, commission_minor bigint, swap_minor bigint, amount_minor bigint, balance_kind text,
+      reference text, comment text, anomalies jsonb, content_hash text)
+    on conflict (server_code, record_type, ticket) do update set updated_at = trade_records.updated_at
+      where trade_records.content_hash <> excluded.content_hash
+    returning record_type, ticket, (xmax = 0) as inserted`);
+  const rows = (result as unknown as { rows: { record_type: string; ticket: string; inserted: boolean }[] }).rows;
+  return new Map(rows.map((r) => [`${r.record_type}:${r.ticket}`, r.inserted ? 'inserted' : 'changed']));
 }
 
 /** Stores one batch of records of one server, in one transaction. */
@@ -84,44 +112,20 @@ export async function ingestRecords(
 
   return deps.database.db.transaction(async (tx) => {
     const now = deps.clock.now();
-    const stored = new Map<string, string>();
-    const byType = new Map<string, string[]>();
-    for (const r of records) {
-      const list = byType.get(r.recordType) ?? [];
-      list.push(r.ticket);
-      byType.set(r.recordType, list);
+    const result: IngestResult = { inserted: 0, changed: 0, unchanged: 0 };
+    const fresh: NormalisedRecord[] = [];
+    const changed: NormalisedRecord[] = [];
+    for (let i = 0; i < records.length; i += INSERT_CHUNK) {
+      const chunk = records.slice(i, i + INSERT_CHUNK);
+      const outcome = await upsertChunk(tx, chunk, source, now);
+      for (const r of chunk) {
+        const seen = outcome.get(keyOf(r));
+        if (seen === 'inserted') fresh.push(r);
+        else if (seen === 'changed') changed.push(r);
+        else result.unchanged += 1;
+      }
     }
-    for (const [type, tickets] of byType) {
-      const rows = await tx
-        .select({ ticket: tradeRecords.ticket, contentHash: tradeRecords.contentHash })
-        .from(tradeRecords)
-        .where(
-          and(
-            eq(tradeRecords.serverCode, serverCode),
-            eq(tradeRecords.recordType, type as NormalisedRecord['recordType']),
-            inArray(tradeRecords.ticket, tickets),
-          ),
-        );
-      for (const row of rows) stored.set(`${type}:${row.ticket}`, row.contentHash);
-    }
-
-    const fresh = records.filter((r) => !stored.has(keyOf(r)));
-    const changed = records.filter((r) => stored.has(keyOf(r)) && stored.get(keyOf(r)) !== r.contentHash);
-    const result: IngestResult = { inserted: 0, changed: 0, unchanged: records.length - fresh.length - changed.length };
-
-    const insertedKeys = new Set<string>();
-    for (let i = 0; i < fresh.length; i += INSERT_CHUNK) {
-      const chunk = fresh.slice(i, i + INSERT_CHUNK);
-      // A concurrent writer (pumping and a poll, two workers) may have stored some of them since the look-up: those
-      // are skipped here and compared on their next sighting.
-      const inserted = await tx
-        .insert(tradeRecords)
-        .values(chunk.map((r) => rowOf(r, source, now)))
-        .onConflictDoNothing()
-        .returning({ recordType: tradeRecords.recordType, ticket: tradeRecords.ticket });
-      for (const row of inserted) insertedKeys.add(keyOf(row));
-    }
-    result.inserted = insertedKeys.size;
+    result.inserted = fresh.length;
 
     for (const r of changed) {
       if (await updateChanged(tx, deps, r, now)) result.changed += 1;
@@ -129,9 +133,7 @@ export async function ingestRecords(
     }
 
     if (deps.onNewBalanceRecord) {
-      for (const r of fresh) {
-        if (r.recordType === 'balance' && insertedKeys.has(keyOf(r))) await deps.onNewBalanceRecord(tx, r);
-      }
+      for (const r of fresh) if (r.recordType === 'balance') await deps.onNewBalanceRecord(tx, r);
     }
     return result;
   });

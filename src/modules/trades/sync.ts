@@ -40,6 +40,8 @@ import { type NormalisedRecord, normalisePosition, normaliseRecord, type TradeRe
 import { type IngestResult, ingestRecords, removePosition, replacePositions, upsertPositions } from './store.ts';
 
 const MINUTE = 60_000;
+/** Batches being written at once during a listing. */
+const WRITES_IN_FLIGHT = 2;
 const DAY = 24 * 60 * MINUTE;
 
 /** Where platforms come from: the server registry (or anything that lists servers and hands out connectors). */
@@ -74,7 +76,7 @@ export interface TradeSyncOptions {
   accountCheckConcurrency?: number;
   /** Alert when a server's history is older than this (env SYNC_LAG_ALERT_SECONDS). Default 300. */
   lagAlertSeconds?: number;
-  /** Records per database transaction. Default 1000. */
+  /** Records per database transaction. Default 2000. */
   batchSize?: number;
   /** How long a pass owns a server's cursor. Default 10 min (renewed as batches are written). */
   leaseMs?: number;
@@ -179,7 +181,7 @@ export class TradeSync {
       accountCheckIntervalMs: options.accountCheckIntervalMs ?? 10 * MINUTE,
       accountCheckConcurrency: options.accountCheckConcurrency ?? 8,
       lagAlertSeconds: options.lagAlertSeconds ?? 300,
-      batchSize: options.batchSize ?? 1000,
+      batchSize: options.batchSize ?? 2000,
       leaseMs: options.leaseMs ?? 10 * MINUTE,
       unknownAccountsPerPass: options.unknownAccountsPerPass ?? 200,
     };
@@ -366,22 +368,30 @@ export class TradeSync {
     onBatch?: () => Promise<void>,
   ): Promise<void> {
     let batch: NormalisedRecord[] = [];
-    let writing: Promise<void> = Promise.resolve();
     let failure: unknown = null;
+    let renewedAt = this.clock.now().getTime();
+    // Up to two batches are written (each in its own transaction, on its own connection) while the next is listed:
+    // the listing, the JSON work and the database overlap. Order does not matter: every write is an upsert by key.
+    const inFlight = new Set<Promise<void>>();
     const write = (records: NormalisedRecord[]) => {
-      writing = writing.then(async () => {
-        if (failure) return;
+      const p = (async () => {
         try {
           const r = await this.ingest(code, records, source);
           totals.inserted += r.inserted;
           totals.changed += r.changed;
           totals.unchanged += r.unchanged;
-          await this.renewLease(code);
+          // The lease is renewed when a third of it has gone (not on every batch: that would be a commit each).
+          if (this.clock.now().getTime() - renewedAt > this.o.leaseMs / 3) {
+            renewedAt = this.clock.now().getTime();
+            await this.renewLease(code);
+          }
           await onBatch?.();
         } catch (err) {
-          failure = err;
+          failure ??= err;
         }
-      });
+      })();
+      inFlight.add(p);
+      void p.finally(() => inFlight.delete(p));
     };
     for await (const record of platform.listHistory({ from, to })) {
       if (failure) break;
@@ -389,14 +399,13 @@ export class TradeSync {
       logins.add(record.login);
       totals.records += 1;
       if (batch.length >= this.o.batchSize) {
-        // At most one batch waits to be written while the next is listed.
-        await writing;
+        while (inFlight.size >= WRITES_IN_FLIGHT) await Promise.race(inFlight);
         write(batch);
         batch = [];
       }
     }
-    if (batch.length > 0) write(batch);
-    await writing;
+    if (batch.length > 0 && !failure) write(batch);
+    await Promise.all(inFlight);
     if (failure) throw failure;
   }
 
@@ -582,14 +591,22 @@ export class TradeSync {
    */
   async backfill(
     code: string,
-    options: { from: Date; to?: Date; chunkMs?: number; onProgress?: (p: BackfillProgress) => void },
+    options: {
+      from: Date;
+      to?: Date;
+      /** Time per listing window. Default one day. */
+      chunkMs?: number;
+      /** Windows listed at once (each its own walk over the server's accounts). Default 1. */
+      parallel?: number;
+      onProgress?: (p: BackfillProgress) => void;
+    },
   ): Promise<BackfillResult> {
     const started = performance.now();
     const from = options.from;
     const to = options.to ?? this.clock.now();
     if (!(from < to))
       throw new RangeError(`backfill window is empty: from ${from.toISOString()} is not before to ${to.toISOString()}`);
-    const chunkMs = Math.max(MINUTE, options.chunkMs ?? DAY);
+    const chunkMs = Math.max(1000, options.chunkMs ?? DAY);
     const cursor = await this.cursor(code);
     const sameWindow =
       cursor.backfillFrom?.getTime() === from.getTime() &&
@@ -620,13 +637,36 @@ export class TradeSync {
         resumed: resumedFrom !== null,
       });
     report(position);
-    while (position < to) {
-      const end = new Date(Math.min(position.getTime() + chunkMs, to.getTime()));
-      await this.ingestWindow(platform, code, position, end, 'backfill', totals, logins, async () => report(position));
-      position = end;
-      await this.touchCursor(code, { backfillNext: position });
-      report(position);
+    // Chunks run `parallel` at a time (each listing every account for its slice of time); the resume position is the
+    // start of the earliest chunk not yet stored, so an interruption never skips a chunk that was still running.
+    const chunks: { start: Date; end: Date; done: boolean }[] = [];
+    for (let at = position.getTime(); at < to.getTime(); at += chunkMs) {
+      chunks.push({ start: new Date(at), end: new Date(Math.min(at + chunkMs, to.getTime())), done: false });
     }
+    const frontier = () => chunks.find((c) => !c.done)?.start ?? to;
+    let next = 0;
+    let failure: unknown = null;
+    const runner = async () => {
+      while (next < chunks.length && failure === null) {
+        const chunk = chunks[next++]!;
+        try {
+          await this.ingestWindow(platform, code, chunk.start, chunk.end, 'backfill', totals, logins, async () =>
+            report(frontier()),
+          );
+          chunk.done = true;
+          const reached = frontier();
+          if (reached > position) {
+            position = reached;
+            await this.touchCursor(code, { backfillNext: position });
+          }
+          report(position);
+        } catch (err) {
+          failure ??= err;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(options.parallel ?? 1, chunks.length)) }, runner));
+    if (failure !== null) throw failure;
     const now = this.clock.now();
     await this.database.db
       .update(tradeSyncCursors)
