@@ -166,6 +166,8 @@ export class TradeSync {
   /** One pass per server at a time in this process (the lease covers other processes). */
   private readonly running = new Map<string, Promise<PassResult>>();
   private stopped = false;
+  /** `start()` was called: pumping is wanted on MT4 servers. */
+  private started = false;
 
   constructor(private readonly options: TradeSyncOptions) {
     this.database = options.database;
@@ -199,6 +201,13 @@ export class TradeSync {
     await Promise.all(
       servers.map(async (s) => {
         try {
+          // A server added (or whose pumping failed to start) since `start()`.
+          if (s.platform === 'mt4' && this.started && this.options.pumping !== false && !this.feeds.has(s.code)) {
+            await this.subscribe(s.code).catch((err) => {
+              this.feeds.delete(s.code);
+              this.logger?.warn({ server: s.code, err: errorText(err) }, 'mt4 pumping could not be started');
+            });
+          }
           await this.tickServer(s.code);
         } catch (err) {
           this.logger?.warn({ server: s.code, err: errorText(err) }, 'trade sync tick failed');
@@ -226,6 +235,7 @@ export class TradeSync {
   /** Subscribes to pumping on every enabled MT4 server (no-op with `pumping: false`). */
   async start(): Promise<void> {
     this.stopped = false;
+    this.started = true;
     if (this.options.pumping === false) return;
     for (const s of await this.options.platforms.list()) {
       if (!s.enabled || s.platform !== 'mt4') continue;
@@ -242,6 +252,7 @@ export class TradeSync {
   /** Ends pumping and waits for passes in progress. */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.started = false;
     await Promise.all([...this.feeds.values()].map((f) => f.stop()));
     this.feeds.clear();
     await Promise.allSettled([...this.running.values()]);
