@@ -1170,3 +1170,262 @@ export const ibPayouts = pgTable(
     index('ib_payouts_operation_idx').on(t.operationId),
   ],
 );
+
+// --- daily reconciliation (src/modules/reconciliation) ---------------------------------------------------------------
+
+export const reconBreakClasses = [
+  'missing_on_server',
+  'server_not_in_crm',
+  'psp_not_in_crm',
+  'crm_not_in_psp',
+  'amount_mismatch',
+  'duplicate',
+  'balance_drift',
+] as const;
+export type ReconBreakClass = (typeof reconBreakClasses)[number];
+
+/** Which comparison found a break: CRM ↔ server records, CRM ↔ PSP settlement lines, or ledger ↔ account balance. */
+export const reconBreakSides = ['server', 'psp', 'account'] as const;
+export type ReconBreakSide = (typeof reconBreakSides)[number];
+
+/**
+ * One reconciliation run for a business date: the cut-off it compared at (the date at `cutoff_local` in `time_zone`),
+ * each source's own cut-off and completeness (`sources`: the PSP fetch, each server's synced-to and balance
+ * snapshot), and the counts it found (`summary`). One run per date at a time; a date may be run again.
+ */
+export const reconRuns = pgTable(
+  'recon_runs',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    /** YYYY-MM-DD in `time_zone`. */
+    businessDate: text('business_date').notNull(),
+    status: text('status', { enum: ['running', 'completed', 'failed'] }).notNull(),
+    trigger: text('trigger', { enum: ['schedule', 'manual'] }).notNull(),
+    requestedBy: text('requested_by').notNull(),
+    timeZone: text('time_zone').notNull(),
+    /** HH:MM, the configured cut-off time of day. */
+    cutoffLocal: text('cutoff_local').notNull(),
+    cutoffAt: timestamp('cutoff_at', { withTimezone: true, precision: 3 }).notNull(),
+    /** The previous date's cut-off: the day's window is [window_start, cutoff_at). */
+    windowStart: timestamp('window_start', { withTimezone: true, precision: 3 }).notNull(),
+    /** How far back this run looked: the window start, or earlier to re-examine breaks still open. */
+    horizonStart: timestamp('horizon_start', { withTimezone: true, precision: 3 }),
+    sources: jsonb('sources').notNull().default({}),
+    summary: jsonb('summary'),
+    error: text('error'),
+    startedAt: timestamp('started_at', { withTimezone: true, precision: 3 }).notNull(),
+    heartbeatAt: timestamp('heartbeat_at', { withTimezone: true, precision: 3 }).notNull(),
+    finishedAt: timestamp('finished_at', { withTimezone: true, precision: 3 }),
+  },
+  (t) => [
+    check('recon_runs_status_ck', sql`${t.status} in ('running','completed','failed')`),
+    check('recon_runs_trigger_ck', sql`${t.trigger} in ('schedule','manual')`),
+    check('recon_runs_date_ck', sql`${t.businessDate} ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}$'`),
+    // One run of a date at a time (a second one is refused while the first is running).
+    uniqueIndex('recon_runs_running_idx').on(t.businessDate).where(sql`${t.status} = 'running'`),
+    // One scheduled run per date (a failed one may be tried again), however many workers race for it.
+    uniqueIndex('recon_runs_schedule_idx')
+      .on(t.businessDate)
+      .where(sql`${t.trigger} = 'schedule' and ${t.status} <> 'failed'`),
+    index('recon_runs_date_idx').on(t.businessDate, t.startedAt),
+    index('recon_runs_started_idx').on(t.startedAt),
+  ],
+);
+
+/**
+ * The PSP settlement lines a run fetched, exactly as the adapter returned them (each transaction id once per run), so
+ * the run can be reproduced and a break shows the PSP's own record. A run compares its own lines; only refunds and
+ * chargebacks are summed across runs. No foreign key and no unique index: a run inserts a day's lines in bulk, and
+ * each index on a random key costs a million random insertions (see bench/reconciliation.ts).
+ */
+export const reconPspLines = pgTable(
+  'recon_psp_lines',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    runId: uuid('run_id').notNull(),
+    psp: text('psp').notNull(),
+    pspTransactionId: text('psp_transaction_id').notNull(),
+    type: text('type').notNull(),
+    sourceId: text('source_id').notNull(),
+    pspPaymentId: text('psp_payment_id'),
+    pspPayoutId: text('psp_payout_id'),
+    merchantReference: text('merchant_reference').notNull(),
+    /** The merchant reference read as a money movement id (Brokerdesk's references are movement ids), else null. */
+    movementId: uuid('movement_id'),
+    /** Signed minor units: money to the merchant positive. */
+    amountMinor: bigint('amount_minor', { mode: 'number' }).notNull(),
+    currency: char('currency', { length: 3 }).notNull(),
+    status: text('status').notNull(),
+    occurredAt: timestamp('occurred_at', { withTimezone: true, precision: 3 }).notNull(),
+  },
+  (t) => [
+    index('recon_psp_lines_run_idx').on(t.runId),
+    // Refunds and chargebacks add up over many days: their lines are found by movement across runs.
+    index('recon_psp_lines_refunds_idx').on(t.psp, t.movementId).where(sql`${t.type} in ('refund', 'chargeback')`),
+  ],
+);
+
+/**
+ * Each live account's balance and credit as its server reported them during a run (the snapshot the balance-drift
+ * comparison uses). `skipped_reason`: not compared (the read failed, or an operation on the account was in motion
+ * while it was read).
+ */
+export const reconAccountBalances = pgTable(
+  'recon_account_balances',
+  {
+    runId: uuid('run_id').notNull(),
+    serverCode: text('server_code').notNull(),
+    login: bigint('login', { mode: 'number' }).notNull(),
+    balanceMinor: bigint('balance_minor', { mode: 'number' }),
+    creditMinor: bigint('credit_minor', { mode: 'number' }),
+    readAt: timestamp('read_at', { withTimezone: true, precision: 3 }).notNull(),
+    skippedReason: text('skipped_reason'),
+  },
+  (t) => [primaryKey({ columns: [t.runId, t.serverCode, t.login] })],
+);
+
+/**
+ * A break: one mismatch between the sources, identified by a stable `key` (class and the natural key of what it is
+ * about, e.g. `missing_on_server:<operation reference>`), so that runs can be compared: a later run that sees the
+ * same key continues the break, one that no longer sees it clears it (`resolution = 'cleared'`). Staff resolve the
+ * rest: retry the operation (then a later run clears it), link an external change, or write it off (maker-checker).
+ * The link columns point at what explains it: movement, operation (and so its attempt log), trade record, PSP line,
+ * external change. Amounts: the CRM's figure, the other source's, and the difference (other − CRM).
+ */
+export const reconBreaks = pgTable(
+  'recon_breaks',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    key: text('key').notNull().unique(),
+    class: text('class', { enum: reconBreakClasses }).notNull(),
+    side: text('side', { enum: reconBreakSides }).notNull(),
+    status: text('status', { enum: ['open', 'resolved'] }).notNull(),
+    resolution: text('resolution', { enum: ['cleared', 'linked_external_change', 'written_off'] }),
+    serverCode: text('server_code'),
+    login: bigint('login', { mode: 'number' }),
+    tradingAccountId: uuid('trading_account_id'),
+    clientId: uuid('client_id'),
+    movementId: uuid('movement_id'),
+    operationId: uuid('operation_id'),
+    reference: text('reference'),
+    tradeRecordId: bigint('trade_record_id', { mode: 'number' }),
+    psp: text('psp'),
+    pspTransactionId: text('psp_transaction_id'),
+    externalChangeId: uuid('external_change_id'),
+    currency: char('currency', { length: 3 }),
+    crmAmountMinor: bigint('crm_amount_minor', { mode: 'number' }),
+    otherAmountMinor: bigint('other_amount_minor', { mode: 'number' }),
+    differenceMinor: bigint('difference_minor', { mode: 'number' }),
+    details: jsonb('details').notNull().default({}),
+    /** When the thing it is about happened (operation created, record or line time); balance drift: when read. */
+    subjectAt: timestamp('subject_at', { withTimezone: true, precision: 3 }).notNull(),
+    firstSeenRunId: uuid('first_seen_run_id').notNull(),
+    firstSeenAt: timestamp('first_seen_at', { withTimezone: true, precision: 3 }).notNull(),
+    lastSeenRunId: uuid('last_seen_run_id').notNull(),
+    lastSeenAt: timestamp('last_seen_at', { withTimezone: true, precision: 3 }).notNull(),
+    /** The cut-off of the run that last saw it: only a run at this cut-off or later may clear it. */
+    lastSeenCutoff: timestamp('last_seen_cutoff', { withTimezone: true, precision: 3 }).notNull(),
+    timesSeen: integer('times_seen').notNull().default(1),
+    resolvedAt: timestamp('resolved_at', { withTimezone: true, precision: 3 }),
+    resolvedBy: text('resolved_by'),
+    resolvedByRunId: uuid('resolved_by_run_id'),
+    resolutionNote: text('resolution_note'),
+    updatedAt: timestamp('updated_at', { withTimezone: true, precision: 3 }).notNull(),
+  },
+  (t) => [
+    check(
+      'recon_breaks_class_ck',
+      sql`${t.class} in ('missing_on_server','server_not_in_crm','psp_not_in_crm','crm_not_in_psp','amount_mismatch','duplicate','balance_drift')`,
+    ),
+    check('recon_breaks_side_ck', sql`${t.side} in ('server','psp','account')`),
+    check('recon_breaks_status_ck', sql`${t.status} in ('open','resolved')`),
+    check(
+      'recon_breaks_resolution_ck',
+      sql`(${t.status} = 'open') = (${t.resolution} is null) and (${t.resolution} is null or ${t.resolution} in ('cleared','linked_external_change','written_off'))`,
+    ),
+    index('recon_breaks_status_idx').on(t.status, t.class),
+    index('recon_breaks_movement_idx').on(t.movementId),
+    index('recon_breaks_operation_idx').on(t.operationId),
+    index('recon_breaks_account_idx').on(t.serverCode, t.login),
+  ],
+);
+
+/** What one run saw: a copy of each break as observed then (the run's report). No foreign keys (bulk writes). */
+export const reconRunBreaks = pgTable(
+  'recon_run_breaks',
+  {
+    runId: uuid('run_id').notNull(),
+    breakKey: text('break_key').notNull(),
+    breakId: uuid('break_id'),
+    /** First seen by this run (or seen again after it had cleared). */
+    isNew: boolean('is_new').notNull().default(false),
+    class: text('class', { enum: reconBreakClasses }).notNull(),
+    side: text('side', { enum: reconBreakSides }).notNull(),
+    serverCode: text('server_code'),
+    login: bigint('login', { mode: 'number' }),
+    tradingAccountId: uuid('trading_account_id'),
+    clientId: uuid('client_id'),
+    movementId: uuid('movement_id'),
+    operationId: uuid('operation_id'),
+    reference: text('reference'),
+    tradeRecordId: bigint('trade_record_id', { mode: 'number' }),
+    psp: text('psp'),
+    pspTransactionId: text('psp_transaction_id'),
+    externalChangeId: uuid('external_change_id'),
+    currency: char('currency', { length: 3 }),
+    crmAmountMinor: bigint('crm_amount_minor', { mode: 'number' }),
+    otherAmountMinor: bigint('other_amount_minor', { mode: 'number' }),
+    differenceMinor: bigint('difference_minor', { mode: 'number' }),
+    details: jsonb('details').notNull().default({}),
+    subjectAt: timestamp('subject_at', { withTimezone: true, precision: 3 }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.runId, t.breakKey] }), index('recon_run_breaks_break_idx').on(t.breakId)],
+);
+
+/** The resolution trail of a break: seen, cleared, reopened, retry requested, linked, write-off asked and decided. */
+export const reconBreakEvents = pgTable(
+  'recon_break_events',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    breakId: uuid('break_id').notNull(),
+    runId: uuid('run_id'),
+    action: text('action').notNull(),
+    actorType: text('actor_type', { enum: ['staff', 'system'] }).notNull(),
+    actorId: text('actor_id'),
+    at: timestamp('at', { withTimezone: true, precision: 3 }).notNull(),
+    details: jsonb('details'),
+  },
+  (t) => [index('recon_break_events_break_idx').on(t.breakId, t.id)],
+);
+
+/**
+ * A write-off of a break (maker-checker): requested by one staff member with a reason, approved by another, which
+ * posts `lines` as one ledger transaction against `write_offs` and resolves the break. One open request per break.
+ */
+export const reconWriteOffs = pgTable(
+  'recon_write_offs',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    breakId: uuid('break_id')
+      .notNull()
+      .references(() => reconBreaks.id),
+    status: text('status', { enum: ['requested', 'approved', 'rejected'] }).notNull(),
+    /** The difference written off (other source − CRM), in minor units of `currency`. */
+    amountMinor: bigint('amount_minor', { mode: 'number' }).notNull(),
+    currency: char('currency', { length: 3 }).notNull(),
+    /** The ledger lines the approval posts: [{account: {type, ownerId, currency}, amountMinor}]. */
+    lines: jsonb('lines').notNull(),
+    reason: text('reason').notNull(),
+    requestedBy: text('requested_by').notNull(),
+    requestedAt: timestamp('requested_at', { withTimezone: true, precision: 3 }).notNull(),
+    decidedBy: text('decided_by'),
+    decidedAt: timestamp('decided_at', { withTimezone: true, precision: 3 }),
+    decisionComment: text('decision_comment'),
+    ledgerTransactionId: uuid('ledger_transaction_id'),
+  },
+  (t) => [
+    check('recon_write_offs_status_ck', sql`${t.status} in ('requested','approved','rejected')`),
+    check('recon_write_offs_amount_ck', sql`${t.amountMinor} <> 0`),
+    uniqueIndex('recon_write_offs_open_idx').on(t.breakId).where(sql`${t.status} = 'requested'`),
+  ],
+);
