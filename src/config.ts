@@ -6,7 +6,10 @@
  * operator can fix the file or variable without reading code.
  */
 import { readFileSync } from 'node:fs';
+import { IANAZone } from 'luxon';
 import { z } from 'zod';
+
+const isValidTimeZone = (zone: string) => IANAZone.isValidZone(zone);
 
 const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
 
@@ -157,6 +160,26 @@ export const configSchema = z
       })
       .strict()
       .default({ dualApprovalMinor: 100_000, maxDepositMinor: 10_000_000 }),
+    /** Daily reconciliation: the cut-off of each business day, and how far back a run re-examines open breaks. */
+    reconciliation: z
+      .object({
+        /** HH:MM (24 h) in `timeZone`: the scheduled run compares everything up to this instant of each day. */
+        cutoff: z
+          .string()
+          .regex(/^([01][0-9]|2[0-3]):[0-5][0-9]$/, 'must be a time of day as HH:MM (24 h), such as 22:00')
+          .default('22:00'),
+        /** IANA zone of the business day, e.g. Europe/Nicosia (daylight saving included). */
+        timeZone: z
+          .string()
+          .refine((v) => isValidTimeZone(v), 'must be an IANA time zone such as UTC or Europe/Nicosia')
+          .default('UTC'),
+        /** Breaks still open are re-examined (and so can clear) for at most this many days. */
+        lookbackDays: z.coerce.number().int().min(1).max(366).default(31),
+        /** The worker runs each day's reconciliation by itself after the cut-off. */
+        schedule: z.union([z.boolean(), z.stringbool()], { error: 'must be true or false' }).default(true),
+      })
+      .strict()
+      .default({ cutoff: '22:00', timeZone: 'UTC', lookbackDays: 31, schedule: true }),
   })
   .strict();
 
@@ -196,6 +219,10 @@ const envMap: Record<string, string[]> = {
   PSP_TIMEOUT_MS: ['funding', 'psp', 'timeoutMs'],
   WITHDRAWAL_DUAL_APPROVAL_MINOR: ['funding', 'dualApprovalMinor'],
   DEPOSIT_MAX_MINOR: ['funding', 'maxDepositMinor'],
+  RECON_CUTOFF: ['reconciliation', 'cutoff'],
+  RECON_TIME_ZONE: ['reconciliation', 'timeZone'],
+  RECON_LOOKBACK_DAYS: ['reconciliation', 'lookbackDays'],
+  RECON_SCHEDULE: ['reconciliation', 'schedule'],
 };
 
 export class ConfigError extends Error {

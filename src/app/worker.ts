@@ -1,9 +1,11 @@
 /**
  * The worker process: runs the operations engine, sends approved withdrawals to the PSP, drains the alert and
- * email outboxes, pings the trading servers, syncs trade history (with MT4 pumping) and raises monitor alerts. Stateless: any number of workers can run against one PostgreSQL.
+ * email outboxes, pings the trading servers, syncs trade history (with MT4 pumping), runs the daily reconciliation
+ * after its cut-off and raises monitor alerts. Stateless: any number of workers can run against one PostgreSQL.
  */
 import { deliverAlerts } from '../modules/alerts/delivery.ts';
 import { deliverOutboxEmails } from '../modules/mail/outbox.ts';
+import { reconciliationFor } from '../modules/reconciliation/from-context.ts';
 import { OperationsEngine } from '../operations/engine.ts';
 import { registerDatabaseGauges } from '../operations/metrics.ts';
 import { checkOperationsHealth } from '../operations/monitor.ts';
@@ -69,6 +71,21 @@ export async function startWorker(
       'monitor',
     ),
   ];
+  // Daily reconciliation: each business date once, after its cut-off (RECON_CUTOFF in RECON_TIME_ZONE), whichever
+  // worker gets there first (the runs table keeps it to one).
+  if (config.reconciliation.schedule) {
+    const recon = reconciliationFor(ctx);
+    timers.push(
+      every(
+        60_000,
+        async () => {
+          const run = await recon.runIfDue();
+          if (run) ctx.logger.info({ run: run.id, date: run.businessDate, summary: run.summary }, 'reconciliation run');
+        },
+        'reconciliation',
+      ),
+    );
+  }
   return {
     engine,
     async stop() {

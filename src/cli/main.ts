@@ -90,6 +90,36 @@ function progressBar(label: string) {
   };
 }
 
+/** A progress bar on stderr for a run of phases: redrawn in place on a terminal, a line per phase otherwise. */
+function reconProgressBar(label: string) {
+  const tty = process.stderr.isTTY === true;
+  let lastMessage = '';
+  let lastDraw = 0;
+  let drawn = false;
+  return {
+    update(fraction: number, message: string) {
+      const pct = Math.floor(fraction * 100);
+      if (tty) {
+        const now = performance.now();
+        if (now - lastDraw < 100 && fraction < 1 && message === lastMessage) return;
+        lastDraw = now;
+        const width = 24;
+        const full = Math.round(fraction * width);
+        process.stderr.write(
+          `\r${label} [${'#'.repeat(full)}${'.'.repeat(width - full)}] ${pct.toString().padStart(3)}% ${message}\x1b[K`,
+        );
+        drawn = true;
+      } else if (message !== lastMessage) {
+        process.stderr.write(`${label} ${pct.toString().padStart(3)}% ${message}\n`);
+      }
+      lastMessage = message;
+    },
+    done() {
+      if (tty && drawn) process.stderr.write('\n');
+    },
+  };
+}
+
 export function buildProgram(): Command {
   const program = new Command('brokerdesk').description('Back office for MetaTrader 4/5 brokers').showHelpAfterError();
 
@@ -264,6 +294,73 @@ export function buildProgram(): Command {
           console.log(
             `${s.server.padEnd(16)} ${lag.padEnd(14)} synced to ${s.syncedTo?.toISOString() ?? '—'}  ${s.recordsIngested} records${s.lastError ? `  last error: ${s.lastError} (${s.consecutiveFailures}×)` : ''}${s.backfill.next && !s.backfill.finishedAt ? `  backfill unfinished at ${s.backfill.next.toISOString()}` : ''}`,
           );
+        }
+      }),
+    );
+
+  const recon = program.command('recon').description('the daily three-way reconciliation (PSP, CRM, servers)');
+  recon
+    .command('run')
+    .description('reconcile a business date (after its cut-off: RECON_CUTOFF in RECON_TIME_ZONE) and print its breaks')
+    .requiredOption('--date <YYYY-MM-DD>', 'the business date', (value: string) => {
+      if (!/^[0-9]{4}-[0-9]{2}-[0-9]{2}$/.test(value)) {
+        throw new InvalidArgumentError(`"${value}" is not a date; give it as YYYY-MM-DD`);
+      }
+      return value;
+    })
+    .option('--csv <file>', "also write the run's breaks as CSV to this file")
+    .action((o: { date: string; csv?: string }) =>
+      withContext(async (ctx) => {
+        const { reconciliationFor } = await import('../modules/reconciliation/from-context.ts');
+        const { runReportCsv } = await import('../modules/reconciliation/report.ts');
+        const service = reconciliationFor(ctx);
+        const bar = reconProgressBar(`recon ${o.date}`);
+        let run: Awaited<ReturnType<typeof service.run>>;
+        try {
+          run = await service.run({
+            date: o.date,
+            trigger: 'manual',
+            requestedBy: 'cli',
+            onProgress: (p) => bar.update(p.fraction, p.message),
+          });
+        } finally {
+          bar.done();
+        }
+        const summary = run.summary as {
+          breaks: number;
+          byClass: Record<string, number>;
+          opened: number;
+          reopened: number;
+          cleared: number;
+          openTotal: number;
+          accountsCompared: number;
+          accountsSkipped: number;
+        };
+        const sources = run.sources as {
+          psp: { name: string | null; status: string; lines?: number; error?: string };
+          servers: Record<string, { status: string; cutoffAt: string | null; complete: boolean; note?: string }>;
+        };
+        console.log(
+          `reconciliation of ${run.businessDate} (cut-off ${run.cutoffLocal} ${run.timeZone} = ${run.cutoffAt.toISOString()}), run ${run.id}`,
+        );
+        console.log(
+          `  PSP ${sources.psp.name ?? '(none)'}: ${sources.psp.status}${sources.psp.lines !== undefined ? `, ${sources.psp.lines} lines` : ''}${sources.psp.error ? ` — ${sources.psp.error}` : ''}`,
+        );
+        for (const [code, server] of Object.entries(sources.servers)) {
+          console.log(
+            `  server ${code}: ${server.status}${server.cutoffAt ? ` up to ${server.cutoffAt}` : ''}${server.note ? ` — ${server.note}` : ''}`,
+          );
+        }
+        console.log(
+          `  accounts compared ${summary.accountsCompared}, skipped ${summary.accountsSkipped}; breaks ${summary.breaks} (${summary.opened + summary.reopened} new), cleared ${summary.cleared}, open in total ${summary.openTotal}`,
+        );
+        for (const [cls, n] of Object.entries(summary.byClass).sort(([a], [b]) => (a < b ? -1 : 1))) {
+          console.log(`    ${cls.padEnd(20)} ${n}`);
+        }
+        if (o.csv) {
+          const { writeFileSync } = await import('node:fs');
+          writeFileSync(o.csv, await runReportCsv(ctx.database.db, run.id));
+          console.log(`  breaks written to ${o.csv}`);
         }
       }),
     );

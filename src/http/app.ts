@@ -23,6 +23,7 @@ import { registerBackofficeClients } from './backoffice-clients.ts';
 import { registerCommissions } from './backoffice-commissions.ts';
 import { registerBackofficeFunding } from './backoffice-funding.ts';
 import { registerBackofficePartners } from './backoffice-partners.ts';
+import { registerBackofficeReconciliation } from './backoffice-reconciliation.ts';
 import { registerClientAuth } from './client-auth.ts';
 import { toErrorResponse } from './errors.ts';
 import { registerPartnerAuth } from './partner-auth.ts';
@@ -108,6 +109,7 @@ export async function buildApp(ctx: AppContext, options: AppOptions = {}): Promi
   registerBackofficeAccounts(app, { ctx });
   registerPortalFunding(app, { ctx });
   registerBackofficeFunding(app, { ctx });
+  registerBackofficeReconciliation(app, { ctx });
   registerBackoffice(app, {
     ctx,
     staff,

@@ -12,6 +12,7 @@ import { FundingError } from '../modules/funding/errors.ts';
 import { KycError } from '../modules/kyc/service.ts';
 import { PartnerError } from '../modules/partners/service.ts';
 import { ProductError } from '../modules/products/service.ts';
+import { ReconError } from '../modules/reconciliation/errors.ts';
 import { AuthError, StaffError } from '../modules/staff/service.ts';
 import { OperationStateError } from '../operations/admin.ts';
 import { OperationInputError } from '../operations/enqueue.ts';
@@ -136,6 +137,12 @@ export function toErrorResponse(err: unknown): { status: number; body: ErrorBody
   if (err instanceof PartnerError)
     return { status: err.status, body: { code: err.code, message: err.message }, unexpected: false };
   if (err instanceof ProductError || err instanceof AccountError)
+    return {
+      status: err.status,
+      body: { code: err.code, message: err.message, details: err.details },
+      unexpected: false,
+    };
+  if (err instanceof ReconError)
     return {
       status: err.status,
       body: { code: err.code, message: err.message, details: err.details },

@@ -32,6 +32,9 @@ export const permissions = {
   'commissions.read': ['admin', 'partner_manager', 'finance'],
   'commissions.manage': ['admin', 'partner_manager'],
   'commissions.payout.approve': ['admin', 'finance'],
+  'recon.read': ['admin', 'finance', 'compliance'],
+  'recon.resolve': ['admin', 'finance'],
+  'recon.writeoff.approve': ['admin', 'finance'],
 } as const satisfies Record<string, readonly StaffRole[]>;
 
 export type Permission = keyof typeof permissions;

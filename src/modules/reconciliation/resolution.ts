@@ -1,0 +1,388 @@
+/**
+ * The resolution trail of a break: every action is a break event and an audit event, in one transaction.
+ * - **Retry** the break's operation with its SAME reference (src/operations/admin.ts: looked up on the server before
+ *   anything is sent again). The break stays open; the next run clears it once the server has the record.
+ * - **Link an external change** (a dealer's change recorded by trade sync) that explains a break on the server side:
+ *   the break is resolved as explained.
+ * - **Write off** (maker-checker): one staff member asks with a reason, another approves; the approval posts the
+ *   difference as a ledger transaction against `write_offs` (the other side: the trading account for a server or
+ *   balance break, the PSP clearing account for a PSP break) and resolves the break.
+ */
+import { and, eq } from 'drizzle-orm';
+import type { Executor } from '../../db/connect.ts';
+import { externalChanges, operations, reconBreakEvents, reconBreaks, reconWriteOffs } from '../../db/schema.ts';
+import { retryOperation } from '../../operations/admin.ts';
+import { type LedgerLine, postLedgerTransaction } from '../ledger/service.ts';
+import { ReconError } from './errors.ts';
+import type { ReconciliationService } from './service.ts';
+
+export type ReconBreak = typeof reconBreaks.$inferSelect;
+export type ReconWriteOff = typeof reconWriteOffs.$inferSelect;
+
+async function lockBreak(tx: Executor, id: string): Promise<ReconBreak> {
+  const [row] = await tx.select().from(reconBreaks).where(eq(reconBreaks.id, id)).for('update');
+  if (!row) throw new ReconError('RECON_BREAK_NOT_FOUND', 404, `no reconciliation break ${id}`);
+  return row;
+}
+
+function requireOpen(b: ReconBreak): void {
+  if (b.status !== 'open') {
+    throw new ReconError(
+      'RECON_BREAK_NOT_OPEN',
+      409,
+      `break ${b.key} is already resolved (${b.resolution?.replace(/_/g, ' ')}); nothing to do`,
+    );
+  }
+}
+
+async function event(
+  tx: Executor,
+  svc: ReconciliationService,
+  breakId: string,
+  action: string,
+  staffId: string,
+  details: Record<string, unknown>,
+): Promise<void> {
+  await tx.insert(reconBreakEvents).values({
+    breakId,
+    action,
+    actorType: 'staff',
+    actorId: staffId,
+    at: svc.clock.now(),
+    details,
+  });
+}
+
+/** Retries the break's operation with its reference. */
+export async function retryBreak(svc: ReconciliationService, breakId: string, staffId: string): Promise<ReconBreak> {
+  const db = svc.deps.database.db;
+  const [b] = await db.select().from(reconBreaks).where(eq(reconBreaks.id, breakId));
+  if (!b) throw new ReconError('RECON_BREAK_NOT_FOUND', 404, `no reconciliation break ${breakId}`);
+  requireOpen(b);
+  if (!b.operationId) {
+    throw new ReconError('RECON_NOT_RETRYABLE', 409, `break ${b.key} has no operation to retry`);
+  }
+  const [op] = await db.select().from(operations).where(eq(operations.id, b.operationId));
+  if (!op || (op.status !== 'needs_review' && op.status !== 'failed')) {
+    throw new ReconError(
+      'RECON_NOT_RETRYABLE',
+      409,
+      op?.status === 'succeeded'
+        ? `operation ${op.reference} already succeeded; the next run clears the break if the server has its record`
+        : `operation ${op?.reference ?? b.operationId} is ${op?.status ?? 'gone'}: only needs_review or failed operations are retried (pending ones run by themselves)`,
+    );
+  }
+  const retried = await retryOperation(svc.deps.operations, op.id, staffId);
+  return db.transaction(async (tx) => {
+    const locked = await lockBreak(tx, breakId);
+    await event(tx, svc, breakId, 'retry_requested', staffId, {
+      operationId: op.id,
+      reference: op.reference,
+      previousStatus: op.status,
+      status: retried.status,
+    });
+    await tx.update(reconBreaks).set({ updatedAt: svc.clock.now() }).where(eq(reconBreaks.id, breakId));
+    await svc.deps.audit.record(tx, {
+      actorType: 'staff',
+      actorId: staffId,
+      action: 'recon.break_retry_requested',
+      entityType: 'recon_break',
+      entityId: breakId,
+      before: { status: locked.status, operationStatus: op.status },
+      after: { operation: op.reference, operationStatus: retried.status },
+      correlationId: op.reference,
+    });
+    return locked;
+  });
+}
+
+const LINKABLE = new Set<ReconBreak['class']>(['server_not_in_crm', 'balance_drift', 'amount_mismatch', 'duplicate']);
+
+/** Resolves a server-side or balance break as explained by an external change on the same account. */
+export async function linkExternalChange(
+  svc: ReconciliationService,
+  breakId: string,
+  staffId: string,
+  input: { externalChangeId?: string | undefined; note: string },
+): Promise<ReconBreak> {
+  return svc.deps.database.db.transaction(async (tx) => {
+    const b = await lockBreak(tx, breakId);
+    requireOpen(b);
+    if (!LINKABLE.has(b.class) || b.side === 'psp') {
+      throw new ReconError(
+        'RECON_LINK_NOT_APPLICABLE',
+        409,
+        `a ${b.class.replace(/_/g, ' ')} break is not explained by a change on a server; retry its operation or write it off`,
+      );
+    }
+    const changeId = input.externalChangeId ?? b.externalChangeId;
+    if (!changeId) {
+      throw new ReconError(
+        'RECON_LINK_NOT_APPLICABLE',
+        409,
+        `no external change is known for break ${b.key}; name one (externalChangeId)`,
+      );
+    }
+    const [change] = await tx.select().from(externalChanges).where(eq(externalChanges.id, changeId));
+    if (!change || change.serverCode !== b.serverCode || change.login !== b.login) {
+      throw new ReconError(
+        'RECON_EXTERNAL_CHANGE_MISMATCH',
+        422,
+        change
+          ? `external change ${changeId} is on ${change.serverCode} login ${change.login}, the break on ${b.serverCode} login ${b.login}`
+          : `no external change ${changeId}`,
+      );
+    }
+    const now = svc.clock.now();
+    const [after] = await tx
+      .update(reconBreaks)
+      .set({
+        status: 'resolved',
+        resolution: 'linked_external_change',
+        externalChangeId: change.id,
+        resolvedAt: now,
+        resolvedBy: staffId,
+        resolutionNote: input.note,
+        updatedAt: now,
+      })
+      .where(eq(reconBreaks.id, breakId))
+      .returning();
+    await event(tx, svc, breakId, 'external_change_linked', staffId, {
+      externalChangeId: change.id,
+      kind: change.kind,
+      ticket: change.ticket,
+      note: input.note,
+    });
+    await svc.deps.audit.record(tx, {
+      actorType: 'staff',
+      actorId: staffId,
+      action: 'recon.break_linked',
+      entityType: 'recon_break',
+      entityId: breakId,
+      before: { status: b.status },
+      after: {
+        status: 'resolved',
+        resolution: 'linked_external_change',
+        externalChangeId: change.id,
+        note: input.note,
+      },
+      correlationId: b.key,
+    });
+    return after!;
+  });
+}
+
+/** The ledger lines a write-off of this break would post (the difference against `write_offs`). */
+export function writeOffLines(b: ReconBreak): LedgerLine[] {
+  const refuse = (why: string): never => {
+    throw new ReconError('RECON_WRITE_OFF_NOT_APPLICABLE', 409, why);
+  };
+  if (b.class === 'missing_on_server') {
+    refuse(
+      `the money of ${b.reference ?? 'this operation'} has not reached the server: retry the operation (same reference) or cancel the movement, do not write it off`,
+    );
+  }
+  if (!b.currency) refuse(`break ${b.key} has no currency`);
+  const currency = b.currency!;
+  const writeOffs = { type: 'write_offs' as const, currency };
+  const details = (b.details ?? {}) as Record<string, unknown>;
+  if (b.side === 'psp') {
+    if (!b.psp) refuse(`break ${b.key} names no PSP`);
+    const d = b.differenceMinor ?? 0;
+    if (d === 0) refuse(`break ${b.key} has no difference to write off`);
+    return [
+      { account: { type: 'psp_clearing', ownerId: b.psp!, currency }, amountMinor: d },
+      { account: writeOffs, amountMinor: -d },
+    ];
+  }
+  if (b.class === 'server_not_in_crm' && b.externalChangeId) {
+    refuse(`the record is already in the ledger through external change ${b.externalChangeId}: link it instead`);
+  }
+  if (!b.tradingAccountId)
+    refuse(`the account of break ${b.key} is unknown to the CRM: there is nothing to book against`);
+  const lines: LedgerLine[] = [];
+  const push = (type: 'trading_account' | 'trading_credit', d: number) => {
+    if (d === 0) return;
+    lines.push({ account: { type, ownerId: b.tradingAccountId!, currency }, amountMinor: -d });
+    lines.push({ account: writeOffs, amountMinor: d });
+  };
+  if (b.class === 'balance_drift') {
+    push('trading_account', b.differenceMinor ?? 0);
+    push('trading_credit', Number(details.creditDifference ?? 0));
+  } else {
+    const credit = details.recordKind === 'credit' || details.operationKind === 'credit';
+    push(credit ? 'trading_credit' : 'trading_account', b.differenceMinor ?? 0);
+  }
+  if (lines.length === 0) refuse(`break ${b.key} has no difference to write off`);
+  return lines;
+}
+
+/** The maker's request. */
+export async function requestWriteOff(
+  svc: ReconciliationService,
+  breakId: string,
+  staffId: string,
+  input: { reason: string },
+): Promise<ReconWriteOff> {
+  return svc.deps.database.db.transaction(async (tx) => {
+    const b = await lockBreak(tx, breakId);
+    requireOpen(b);
+    const lines = writeOffLines(b);
+    const [pending] = await tx
+      .select({ id: reconWriteOffs.id })
+      .from(reconWriteOffs)
+      .where(and(eq(reconWriteOffs.breakId, breakId), eq(reconWriteOffs.status, 'requested')));
+    if (pending) {
+      throw new ReconError(
+        'RECON_WRITE_OFF_PENDING',
+        409,
+        `a write-off of this break (${pending.id}) is already waiting for approval`,
+      );
+    }
+    const amount = lines.find((l) => l.account.type !== 'write_offs')!.amountMinor;
+    const now = svc.clock.now();
+    const [row] = await tx
+      .insert(reconWriteOffs)
+      .values({
+        breakId,
+        status: 'requested',
+        // The difference (other source − CRM): a trading-side line carries its negation, a PSP line the value.
+        amountMinor: b.side === 'psp' ? amount : -amount,
+        currency: b.currency!,
+        lines,
+        reason: input.reason,
+        requestedBy: staffId,
+        requestedAt: now,
+      })
+      .returning();
+    await event(tx, svc, breakId, 'write_off_requested', staffId, {
+      writeOffId: row!.id,
+      amountMinor: row!.amountMinor,
+      currency: row!.currency,
+      reason: input.reason,
+    });
+    await svc.deps.audit.record(tx, {
+      actorType: 'staff',
+      actorId: staffId,
+      action: 'recon.write_off_requested',
+      entityType: 'recon_write_off',
+      entityId: row!.id,
+      after: {
+        breakId,
+        key: b.key,
+        amountMinor: row!.amountMinor,
+        currency: row!.currency,
+        lines,
+        reason: input.reason,
+      },
+      correlationId: b.key,
+    });
+    return row!;
+  });
+}
+
+/** The checker's decision: approval posts the ledger transaction and resolves the break; the maker may not decide. */
+export async function decideWriteOff(
+  svc: ReconciliationService,
+  writeOffId: string,
+  staffId: string,
+  input: { decision: 'approve' | 'reject'; comment?: string | undefined },
+): Promise<ReconWriteOff> {
+  return svc.deps.database.db.transaction(async (tx) => {
+    const [w] = await tx.select().from(reconWriteOffs).where(eq(reconWriteOffs.id, writeOffId)).for('update');
+    if (!w) throw new ReconError('RECON_WRITE_OFF_NOT_FOUND', 404, `no write-off ${writeOffId}`);
+    if (w.status !== 'requested') {
+      throw new ReconError('RECON_WRITE_OFF_DECIDED', 409, `write-off ${writeOffId} was already ${w.status}`);
+    }
+    if (w.requestedBy === staffId) {
+      throw new ReconError(
+        'RECON_SAME_STAFF',
+        403,
+        'you requested this write-off: another staff member must approve or reject it',
+      );
+    }
+    const b = await lockBreak(tx, w.breakId);
+    const now = svc.clock.now();
+    if (input.decision === 'reject') {
+      const [rejected] = await tx
+        .update(reconWriteOffs)
+        .set({ status: 'rejected', decidedBy: staffId, decidedAt: now, decisionComment: input.comment ?? null })
+        .where(eq(reconWriteOffs.id, writeOffId))
+        .returning();
+      await event(tx, svc, b.id, 'write_off_rejected', staffId, { writeOffId, comment: input.comment ?? null });
+      await svc.deps.audit.record(tx, {
+        actorType: 'staff',
+        actorId: staffId,
+        action: 'recon.write_off_rejected',
+        entityType: 'recon_write_off',
+        entityId: writeOffId,
+        before: { status: 'requested' },
+        after: { status: 'rejected', comment: input.comment ?? null },
+        correlationId: b.key,
+      });
+      return rejected!;
+    }
+    requireOpen(b);
+    const { transactionId } = await postLedgerTransaction(
+      tx,
+      {
+        kind: 'recon.write_off',
+        description: `write-off of reconciliation break ${b.key}: ${w.reason}`,
+        lines: w.lines as LedgerLine[],
+        idempotencyKey: `recon_write_off:${w.id}`,
+        correlation: {
+          reconBreakId: b.id,
+          writeOffId: w.id,
+          ...(b.movementId ? { movementId: b.movementId } : {}),
+          ...(b.operationId ? { operationId: b.operationId } : {}),
+        },
+        createdBy: `staff:${staffId}`,
+      },
+      svc.clock,
+    );
+    const [approved] = await tx
+      .update(reconWriteOffs)
+      .set({
+        status: 'approved',
+        decidedBy: staffId,
+        decidedAt: now,
+        decisionComment: input.comment ?? null,
+        ledgerTransactionId: transactionId,
+      })
+      .where(eq(reconWriteOffs.id, writeOffId))
+      .returning();
+    await tx
+      .update(reconBreaks)
+      .set({
+        status: 'resolved',
+        resolution: 'written_off',
+        resolvedAt: now,
+        resolvedBy: staffId,
+        resolutionNote: w.reason,
+        updatedAt: now,
+      })
+      .where(eq(reconBreaks.id, b.id));
+    await event(tx, svc, b.id, 'written_off', staffId, {
+      writeOffId,
+      ledgerTransactionId: transactionId,
+      requestedBy: w.requestedBy,
+    });
+    await svc.deps.audit.record(tx, {
+      actorType: 'staff',
+      actorId: staffId,
+      action: 'recon.write_off_approved',
+      entityType: 'recon_write_off',
+      entityId: writeOffId,
+      before: { status: 'requested', breakStatus: b.status },
+      after: {
+        status: 'approved',
+        ledgerTransactionId: transactionId,
+        breakId: b.id,
+        resolution: 'written_off',
+        requestedBy: w.requestedBy,
+      },
+      correlationId: b.key,
+    });
+    return approved!;
+  });
+}
