@@ -180,6 +180,16 @@ export const configSchema = z
       })
       .strict()
       .default({ cutoff: '22:00', timeZone: 'UTC', lookbackDays: 31, schedule: true }),
+    /** Trade sync from the servers. */
+    sync: z
+      .object({
+        /** How often each server's history is read (MT4 pumping adds live records in between). */
+        intervalMs: z.coerce.number().int().min(1000).max(3_600_000).default(15_000),
+        /** A server whose history is older than this raises an alert. */
+        lagAlertSeconds: z.coerce.number().int().min(10).max(86_400).default(300),
+      })
+      .strict()
+      .default({ intervalMs: 15_000, lagAlertSeconds: 300 }),
   })
   .strict();
 
@@ -219,6 +229,8 @@ const envMap: Record<string, string[]> = {
   PSP_TIMEOUT_MS: ['funding', 'psp', 'timeoutMs'],
   WITHDRAWAL_DUAL_APPROVAL_MINOR: ['funding', 'dualApprovalMinor'],
   DEPOSIT_MAX_MINOR: ['funding', 'maxDepositMinor'],
+  SYNC_INTERVAL_MS: ['sync', 'intervalMs'],
+  SYNC_LAG_ALERT_SECONDS: ['sync', 'lagAlertSeconds'],
   RECON_CUTOFF: ['reconciliation', 'cutoff'],
   RECON_TIME_ZONE: ['reconciliation', 'timeZone'],
   RECON_LOOKBACK_DAYS: ['reconciliation', 'lookbackDays'],

@@ -181,7 +181,17 @@ export async function createContext(
   });
   const fundingHandlers = fundingOperationHandlers(funding);
   const externalChanges = new ExternalChangeService({ database, clock, audit, alerts, logger });
-  const trades = new TradeSync({ database, platforms: registry, clock, audit, alerts, externalChanges, logger });
+  const trades = new TradeSync({
+    database,
+    platforms: registry,
+    clock,
+    audit,
+    alerts,
+    externalChanges,
+    logger,
+    intervalMs: config.sync.intervalMs,
+    lagAlertSeconds: config.sync.lagAlertSeconds,
+  });
   registerSyncGauges(database, clock);
   return {
     config,

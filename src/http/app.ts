@@ -32,6 +32,7 @@ import { registerPortalAccounts } from './portal-accounts.ts';
 import { registerPortalClients } from './portal-clients.ts';
 import { registerPortalFunding } from './portal-funding.ts';
 import { registerStaffAuth } from './staff-auth.ts';
+import { registerTradesRoutes } from './trades-routes.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -109,6 +110,7 @@ export async function buildApp(ctx: AppContext, options: AppOptions = {}): Promi
   registerBackofficeAccounts(app, { ctx });
   registerPortalFunding(app, { ctx });
   registerBackofficeFunding(app, { ctx });
+  registerTradesRoutes(app, { ctx });
   registerBackofficeReconciliation(app, { ctx });
   registerBackoffice(app, {
     ctx,

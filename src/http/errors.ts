@@ -8,6 +8,7 @@ import { AccountError } from '../modules/accounts/errors.ts';
 import { AlertStateError } from '../modules/alerts/service.ts';
 import { ClientError } from '../modules/clients/service.ts';
 import { CommissionError } from '../modules/commissions/errors.ts';
+import { ExternalChangeError } from '../modules/external-changes/service.ts';
 import { FundingError } from '../modules/funding/errors.ts';
 import { KycError } from '../modules/kyc/service.ts';
 import { PartnerError } from '../modules/partners/service.ts';
@@ -58,6 +59,9 @@ const statusByCode: Record<string, number> = {
   VERIFICATION_TOKEN_USED: 409,
   VERIFICATION_TOKEN_EXPIRED: 410,
   EMAIL_ALREADY_VERIFIED: 409,
+  EXTERNAL_CHANGE_NOT_FOUND: 404,
+  EXTERNAL_CHANGE_ALREADY_REVIEWED: 409,
+  EXTERNAL_CHANGE_NOTE_REQUIRED: 400,
   KYC_FILE_EMPTY: 400,
   KYC_FILE_TOO_LARGE: 413,
   KYC_FILE_TYPE_NOT_ALLOWED: 415,
@@ -120,7 +124,7 @@ export function toErrorResponse(err: unknown): { status: number; body: ErrorBody
   ) {
     return { status: statusByCode[err.code] ?? 400, body: { code: err.code, message: err.message }, unexpected: false };
   }
-  if (err instanceof ClientError || err instanceof KycError)
+  if (err instanceof ClientError || err instanceof KycError || err instanceof ExternalChangeError)
     return { status: statusByCode[err.code] ?? 400, body: { code: err.code, message: err.message }, unexpected: false };
   if (err instanceof FundingError)
     return {

@@ -23,6 +23,8 @@ export const permissions = {
   'products.manage': ['admin'],
   'accounts.read': ['admin', 'compliance', 'finance', 'support', 'dealing'],
   'accounts.manage': ['admin', 'dealing'],
+  'external_changes.read': ['admin', 'compliance', 'finance', 'support', 'dealing'],
+  'external_changes.review': ['admin', 'finance', 'dealing'],
   'funding.read': ['admin', 'compliance', 'finance', 'support', 'dealing'],
   'funding.approve': ['admin', 'finance'],
   'funding.request': ['admin', 'finance'],
