@@ -193,11 +193,12 @@ export class ReconciliationService {
       const horizonStart = await this.horizon(day.windowStart, day.cutoffAt);
       const sources: RunSources = { psp: { name: null, status: 'not_configured' }, servers: {} };
 
-      const snapshot = await this.snapshotServers(run.id, day.cutoffAt, sources, (f, m) =>
-        progress('balances', 0.05 + f * 0.4, m),
-      );
-      await this.heartbeat(run.id, sources);
-      await this.fetchPsp(run.id, horizonStart, day.cutoffAt, sources, (m) => progress('psp', 0.5, m));
+      // The servers (reading balances, syncing history) and the PSP (fetching and storing its lines) are independent:
+      // the one waits on the network while the other keeps the database busy.
+      const [snapshot] = await Promise.all([
+        this.snapshotServers(run.id, day.cutoffAt, sources, (f, m) => progress('balances', 0.05 + f * 0.4, m)),
+        this.fetchPsp(run.id, horizonStart, day.cutoffAt, sources, (m) => progress('psp', 0.5, m)),
+      ]);
       await this.heartbeat(run.id, sources);
 
       const scope: CompareScope = {
@@ -600,12 +601,17 @@ export class ReconciliationService {
           at: l.occurredAt.toISOString(),
         })),
       );
-      await this.db.execute(sql`insert into recon_psp_lines (run_id, psp, psp_transaction_id, type, source_id,
-          psp_payment_id, psp_payout_id, merchant_reference, movement_id, amount_minor, currency, status, occurred_at)
-        select ${runId}::uuid, ${psp}::text, u.tx, u.type, u.source, u.payment, u.payout, u.ref, u.movement, u.amount,
-          u.currency, u.status, u.at
-        from json_to_recordset(${json}::json) as u(tx text, type text, source text, payment text, payout text,
-          ref text, movement uuid, amount bigint, currency text, status text, at timestamptz)`);
+      await this.db.transaction(async (tx) => {
+        // Without waiting for the disk at each chunk's commit: the run's last transaction commits synchronously,
+        // and PostgreSQL's log is written in order, so these lines are durable once the run is.
+        if (this.deps.database.kind === 'postgres') await tx.execute(sql`set local synchronous_commit = off`);
+        await tx.execute(sql`insert into recon_psp_lines (run_id, psp, psp_transaction_id, type, source_id,
+            psp_payment_id, psp_payout_id, merchant_reference, movement_id, amount_minor, currency, status, occurred_at)
+          select ${runId}::uuid, ${psp}::text, u.tx, u.type, u.source, u.payment, u.payout, u.ref, u.movement, u.amount,
+            u.currency, u.status, u.at
+          from json_to_recordset(${json}::json) as u(tx text, type text, source text, payment text, payout text,
+            ref text, movement uuid, amount bigint, currency text, status text, at timestamptz)`);
+      });
     };
     await this.inParallel(chunks, insert);
     if (rows.length > 0) await this.db.execute(sql`analyze recon_psp_lines`);
