@@ -4,6 +4,7 @@
  * after its cut-off and raises monitor alerts. Stateless: any number of workers can run against one PostgreSQL.
  */
 import { deliverAlerts } from '../modules/alerts/delivery.ts';
+import { commissionServices } from '../modules/commissions/module.ts';
 import { deliverOutboxEmails } from '../modules/mail/outbox.ts';
 import { reconciliationFor } from '../modules/reconciliation/from-context.ts';
 import { OperationsEngine } from '../operations/engine.ts';
@@ -61,6 +62,8 @@ export async function startWorker(
     every(3_000, () => ctx.funding.dispatchPayouts(), 'payout dispatch'),
     // Trade sync: polls, catch-ups, positions, account checks and lag alerts, each when due (see modules/trades).
     every(5_000, () => ctx.trades.tick(), 'trade sync'),
+    // IB commissions: lines for trades closed or corrected since (each run scans the closing records: keep it minutes).
+    every(120_000, () => commissionServices(ctx).commissions.calculate({ triggeredBy: 'worker' }), 'commissions'),
     every(
       15_000,
       () =>

@@ -56,6 +56,13 @@ export interface CalculationDeps {
 }
 
 const LOCK_KEY = 727_311_001;
+/**
+ * Batches run at once on PostgreSQL, each over its own share of the partners (dealt round-robin by id), each share
+ * under its own advisory lock. Fixed, so every run splits the partners the same way: a partner's lines are only ever
+ * written by one transaction at a time, in trade order, which keeps its month-to-date chain exact. PGlite has one
+ * connection: one share.
+ */
+const SHARES = 2;
 
 function rowsOf<T>(result: unknown): T[] {
   return (result as { rows: T[] }).rows;
@@ -120,7 +127,28 @@ function intervals(data: PlanData) {
   return out;
 }
 
-async function createWorkTables(tx: Executor, data: PlanData, lo: number, hi: number): Promise<void> {
+interface SymbolBase {
+  symbol: string;
+  base: string;
+}
+
+/**
+ * Every symbol of the closing records, with its base (normalised in TypeScript, the one implementation; a few
+ * hundred names). A symbol first seen after this read waits for the next run (its trades are not joined yet).
+ */
+async function symbolBases(db: Executor): Promise<SymbolBase[]> {
+  return rowsOf<{ symbol: string }>(
+    await db.execute(sql`
+      select distinct coalesce(symbol, '') as symbol from trade_records r where ${sql.raw(CLOSING_RECORD_SQL)}`),
+  ).map((r) => ({ symbol: r.symbol, base: normaliseSymbol(r.symbol) }));
+}
+
+interface Share {
+  index: number;
+  of: number;
+}
+
+async function createWorkTables(tx: Executor, data: PlanData, symbols: SymbolBase[], share: Share): Promise<void> {
   const groups: { version_id: string; base: string; grp: string }[] = [];
   const rates: { version_id: string; level: number; grp: string; from_v: number; to_v: number | null; rate: string }[] =
     [];
@@ -144,12 +172,6 @@ async function createWorkTables(tx: Executor, data: PlanData, lo: number, hi: nu
       pcts.push({ version_id: v.id, level: p.level, percent: p.percent, basis: p.basis });
     for (const level of v.flat.levels) levels.push({ version_id: v.id, level });
   }
-  const symbols = rowsOf<{ symbol: string }>(
-    await tx.execute(sql`
-      select distinct coalesce(symbol, '') as symbol from trade_records r
-      where r.id >= ${lo} and r.id < ${hi} and ${sql.raw(CLOSING_RECORD_SQL)}`),
-  ).map((r) => ({ symbol: r.symbol, base: normaliseSymbol(r.symbol) }));
-
   const json = (rows: unknown[]) => JSON.stringify(rows);
   await tx.execute(sql`
     create temp table cm_symbol on commit drop as
@@ -186,13 +208,27 @@ async function createWorkTables(tx: Executor, data: PlanData, lo: number, hi: nu
         where p.parent_id is not null and up.level < ${MAX_OVERRIDE_LEVELS}
       )
       select * from up`);
-  await tx.execute(sql.raw('create temp table cm_l0 (like commission_lines) on commit drop'));
-  for (const table of ['cm_symbol', 'cm_pv', 'cm_group', 'cm_rate', 'cm_tree'])
+  if (share.of > 1) {
+    // Partners dealt round-robin in id order: shares of about the same number of partners.
+    await tx.execute(sql`
+      create temp table cm_share on commit drop as
+        select id as partner_id, ((row_number() over (order by id)) % ${share.of})::int as share from partners`);
+  }
+  for (const table of ['cm_symbol', 'cm_pv', 'cm_group', 'cm_rate', 'cm_tree', 'cm_pct', 'cm_level', 'cm_version']) {
     await tx.execute(sql.raw(`analyze ${table}`));
+  }
+  if (share.of > 1) await tx.execute(sql.raw('analyze cm_share'));
 }
 
 /** Reverses the accrual lines of trades (in the id range) whose record changed since they were computed. */
-async function reverseCorrected(tx: Executor, batchId: number, now: Date, lo: number, hi: number): Promise<Sums[]> {
+async function reverseCorrected(
+  tx: Executor,
+  batchId: number,
+  now: Date,
+  lo: number,
+  hi: number,
+  share: Share,
+): Promise<Sums[]> {
   return rowsOf<Sums>(
     await tx.execute(sql`
       with ins as (
@@ -206,6 +242,7 @@ async function reverseCorrected(tx: Executor, batchId: number, now: Date, lo: nu
         where r.id >= ${lo} and r.id < ${hi} and r.version > 1
           and l.kind = 'accrual' and l.trade_version < r.version
           and not exists (select 1 from commission_lines x where x.reverses_line_id = l.id)
+          ${share.of > 1 ? sql`and exists (select 1 from cm_share sh where sh.partner_id = l.source_partner_id and sh.share = ${share.index})` : sql``}
         order by l.id
         returning partner_id, currency, amount_minor
       )
@@ -213,118 +250,128 @@ async function reverseCorrected(tx: Executor, batchId: number, now: Date, lo: nu
   );
 }
 
-/** Level-0 lines for closing records (in the id range) not yet commissioned at their current version. */
-async function directLines(tx: Executor, batchId: number, now: Date, lo: number, hi: number): Promise<Sums[]> {
-  return rowsOf<Sums>(
+/**
+ * The lines of closing records (in the id range, of this share's partners) not yet commissioned at their current
+ * version: the level-0 line of the client's own partner and the override line of each master above whose plan
+ * version pays on that level. Inserted in trade order, so a partner's level-0 lines of a month are, in id order, the
+ * order their tiers were counted in. The intermediate sets are temporary tables with fresh statistics: estimates
+ * through an anti-join and a window function are too far off for the planner to join 10⁶ rows well otherwise.
+ */
+async function newLines(
+  tx: Executor,
+  batchId: number,
+  now: Date,
+  lo: number,
+  hi: number,
+  share: Share,
+): Promise<Sums[]> {
+  await tx.execute(sql`
+    create temp table cm_cand on commit drop as
+    select r.id, r.version, r.time, r.commission_minor, r.profit_minor, r.swap_minor, s.base,
+           ta.currency as acc_cur, c.partner_id, ${sql.raw(COUNTED_SQL)} as counted,
+           date_trunc('month', r.time at time zone 'UTC') as month
+    from trade_records r
+    join trading_accounts ta on ta.server_code = r.server_code and ta.login = r.login
+    join clients c on c.id = ta.client_id
+    ${share.of > 1 ? sql`join cm_share sh on sh.partner_id = c.partner_id and sh.share = ${share.index}` : sql``}
+    join cm_symbol s on s.symbol = coalesce(r.symbol, '')
+    where r.id >= ${lo} and r.id < ${hi} and ${sql.raw(CLOSING_RECORD_SQL)}
+      and r.volume is not null and c.partner_id is not null
+      and not exists (
+        select 1 from commission_lines l
+        where l.trade_record_id = r.id and l.trade_version = r.version and l.level = 0 and l.kind = 'accrual')`);
+  await tx.execute(sql.raw('analyze cm_cand'));
+  await tx.execute(sql`
+    create temp table cm_direct on commit drop as
+    with prior as materialized (
+      select pm.partner_id, pm.month, coalesce((
+        select sum(l.volume) from commission_lines l
+        where l.partner_id = pm.partner_id and l.level = 0
+          and l.trade_time >= (pm.month at time zone 'UTC')
+          and l.trade_time < ((pm.month + interval '1 month') at time zone 'UTC')), 0) as v
+      from (select distinct partner_id, month from cm_cand) pm
+    ),
+    tiered as (
+      select cand.*, pv.plan_id, pv.version_id, v.currency as plan_cur, coalesce(g.grp, 'other') as grp,
+             (prior.v + coalesce(sum(cand.counted) over (
+                partition by cand.partner_id, cand.month order by cand.id
+                rows between unbounded preceding and 1 preceding), 0))::bigint as tier_before
+      from cm_cand cand
+      join prior on prior.partner_id = cand.partner_id and prior.month = cand.month
+      left join cm_pv pv on pv.partner_id = cand.partner_id and cand.time >= pv.f and cand.time < pv.t
+      left join cm_version v on v.version_id = pv.version_id
+      left join cm_group g on g.version_id = pv.version_id and g.base = cand.base
+    ),
+    priced as (
+      select tiered.*, rt.rate,
+             case when p.percent is not null and tiered.acc_cur = tiered.plan_cur then
+               case p.basis
+                 when 'commission' then -coalesce(tiered.commission_minor, 0)
+                 else -coalesce(tiered.commission_minor, 0)
+                      + greatest(0, -(coalesce(tiered.profit_minor, 0) + coalesce(tiered.swap_minor, 0)))
+               end
+             end as revenue,
+             case when tiered.acc_cur = tiered.plan_cur then p.percent end as pct
+      from tiered
+      left join cm_rate rt on rt.version_id = tiered.version_id and rt.level = 0 and rt.grp = tiered.grp
+        and rt.from_v <= tiered.tier_before and (rt.to_v is null or tiered.tier_before < rt.to_v)
+      left join cm_pct p on p.version_id = tiered.version_id and p.level = 0
+    ),
+    exact as (
+      select priced.*,
+             (coalesce(rate, 0) * counted * 0.0001 + coalesce(revenue, 0) * coalesce(pct, 0) * 0.01)::numeric as x
+      from priced
+    )
+    select id, version, partner_id, time, base, grp, counted, plan_id, version_id, tier_before, rate, revenue, pct,
+           ${sql.raw(halfEven('x'))} as amount, coalesce(plan_cur, acc_cur) as cur
+    from exact`);
+  await tx.execute(sql.raw('analyze cm_direct'));
+  // Level 0 in trade order (the tier chain), then the overrides, also in trade order (the unique index's order).
+  const direct = rowsOf<Sums>(
     await tx.execute(sql`
-      with cand as (
-        select r.id, r.version, r.time, r.commission_minor, r.profit_minor, r.swap_minor, s.base,
-               ta.currency as acc_cur, c.partner_id, ${sql.raw(COUNTED_SQL)} as counted,
-               date_trunc('month', r.time at time zone 'UTC') as month
-        from trade_records r
-        join trading_accounts ta on ta.server_code = r.server_code and ta.login = r.login
-        join clients c on c.id = ta.client_id
-        join cm_symbol s on s.symbol = coalesce(r.symbol, '')
-        where r.id >= ${lo} and r.id < ${hi} and ${sql.raw(CLOSING_RECORD_SQL)}
-          and r.volume is not null and c.partner_id is not null
-          and not exists (
-            select 1 from commission_lines l
-            where l.trade_record_id = r.id and l.trade_version = r.version and l.level = 0 and l.kind = 'accrual')
-      ),
-      pm as (select distinct partner_id, month from cand),
-      prior as (
-        select pm.partner_id, pm.month, coalesce((
-          select sum(l.volume) from commission_lines l
-          where l.partner_id = pm.partner_id and l.level = 0
-            and l.trade_time >= (pm.month at time zone 'UTC')
-            and l.trade_time < ((pm.month + interval '1 month') at time zone 'UTC')), 0) as v
-        from pm
-      ),
-      tiered as (
-        select cand.*, pv.plan_id, pv.version_id, v.currency as plan_cur, coalesce(g.grp, 'other') as grp,
-               (prior.v + coalesce(sum(cand.counted) over (
-                  partition by cand.partner_id, cand.month order by cand.id
-                  rows between unbounded preceding and 1 preceding), 0))::bigint as tier_before
-        from cand
-        join prior on prior.partner_id = cand.partner_id and prior.month = cand.month
-        left join cm_pv pv on pv.partner_id = cand.partner_id and cand.time >= pv.f and cand.time < pv.t
-        left join cm_version v on v.version_id = pv.version_id
-        left join cm_group g on g.version_id = pv.version_id and g.base = cand.base
-      ),
-      priced as (
-        select tiered.*, rt.rate,
-               case when p.percent is not null and tiered.acc_cur = tiered.plan_cur then
-                 case p.basis
-                   when 'commission' then -coalesce(tiered.commission_minor, 0)
-                   else -coalesce(tiered.commission_minor, 0)
-                        + greatest(0, -(coalesce(tiered.profit_minor, 0) + coalesce(tiered.swap_minor, 0)))
-                 end
-               end as revenue,
-               case when tiered.acc_cur = tiered.plan_cur then p.percent end as pct
-        from tiered
-        left join cm_rate rt on rt.version_id = tiered.version_id and rt.level = 0 and rt.grp = tiered.grp
-          and rt.from_v <= tiered.tier_before and (rt.to_v is null or tiered.tier_before < rt.to_v)
-        left join cm_pct p on p.version_id = tiered.version_id and p.level = 0
-      ),
-      exact as (
-        select priced.*,
-               (coalesce(rate, 0) * counted * 0.0001 + coalesce(revenue, 0) * coalesce(pct, 0) * 0.01)::numeric as x
-        from priced
-      ),
-      ins as (
+      with ins as (
         insert into commission_lines (${sql.raw(LINE_COLUMNS)})
         select ${batchId}, id, version, 'accrual', null, partner_id, 0, partner_id, time, base, grp, counted, plan_id,
-               version_id, tier_before, rate, revenue, pct, null, null, ${sql.raw(halfEven('x'))},
-               coalesce(plan_cur, acc_cur), ${now.toISOString()}::timestamptz
-        from exact
+               version_id, tier_before, rate, revenue, pct, null, null, amount, cur, ${now.toISOString()}::timestamptz
+        from cm_direct
         order by id
-        returning *
-      ),
-      kept as (insert into cm_l0 select * from ins returning partner_id, currency, amount_minor)
-      select partner_id, currency, sum(amount_minor)::text as total, count(*)::int as n from kept group by 1, 2`),
-  );
-}
-
-/** Override lines of the masters above each level-0 line written in this batch. */
-async function overrideLines(tx: Executor, batchId: number, now: Date): Promise<Sums[]> {
-  return rowsOf<Sums>(
-    await tx.execute(sql`
-      with planned as (
-        select l0.trade_record_id, l0.trade_version, l0.partner_id as source_partner_id, l0.trade_time,
-               l0.base_symbol, l0.volume, l0.amount_minor as direct_amount, l0.currency as direct_currency,
-               t.ancestor_id, t.level, pv.plan_id, pv.version_id, v.currency as plan_cur,
-               coalesce(g.grp, 'other') as grp
-        from cm_l0 l0
-        join cm_tree t on t.partner_id = l0.partner_id
-        join cm_pv pv on pv.partner_id = t.ancestor_id and l0.trade_time >= pv.f and l0.trade_time < pv.t
-        join cm_level lv on lv.version_id = pv.version_id and lv.level = t.level
-        join cm_version v on v.version_id = pv.version_id
-        left join cm_group g on g.version_id = pv.version_id and g.base = l0.base_symbol
-      ),
-      priced as (
-        select planned.*, rt.rate, case when planned.direct_currency = planned.plan_cur then p.percent end as pct
-        from planned
-        left join cm_rate rt on rt.version_id = planned.version_id and rt.level = planned.level and rt.grp = planned.grp
-        left join cm_pct p on p.version_id = planned.version_id and p.level = planned.level
-      ),
-      exact as (
-        select priced.*,
-               (coalesce(rate, 0) * volume * 0.0001
-                 + case when pct is null then 0 else direct_amount * pct * 0.01 end)::numeric as x
-        from priced
-      ),
-      ins as (
-        insert into commission_lines (${sql.raw(LINE_COLUMNS)})
-        select ${batchId}, trade_record_id, trade_version, 'accrual', null, ancestor_id, level, source_partner_id,
-               trade_time, base_symbol, grp, volume, plan_id, version_id, null, rate, null, null,
-               case when pct is null then null else direct_amount end, pct, ${sql.raw(halfEven('x'))}, plan_cur,
-               ${now.toISOString()}::timestamptz
-        from exact
-        order by trade_record_id, level
         returning partner_id, currency, amount_minor
       )
       select partner_id, currency, sum(amount_minor)::text as total, count(*)::int as n from ins group by 1, 2`),
   );
+  const overrides = rowsOf<Sums>(
+    await tx.execute(sql`
+      with over as (
+        select d.id, d.version, d.partner_id as source, d.time, d.base, d.counted, d.amount as direct_amount,
+               t.ancestor_id, t.level, pv.plan_id, pv.version_id, v.currency as plan_cur,
+               coalesce(g.grp, 'other') as grp, rt.rate, case when d.cur = v.currency then p.percent end as pct
+        from cm_direct d
+        join cm_tree t on t.partner_id = d.partner_id
+        join cm_pv pv on pv.partner_id = t.ancestor_id and d.time >= pv.f and d.time < pv.t
+        join cm_level lv on lv.version_id = pv.version_id and lv.level = t.level
+        join cm_version v on v.version_id = pv.version_id
+        left join cm_group g on g.version_id = pv.version_id and g.base = d.base
+        left join cm_rate rt on rt.version_id = pv.version_id and rt.level = t.level and rt.grp = coalesce(g.grp, 'other')
+        left join cm_pct p on p.version_id = pv.version_id and p.level = t.level
+      ),
+      over_exact as (
+        select over.*,
+               (coalesce(rate, 0) * counted * 0.0001
+                 + case when pct is null then 0 else direct_amount * pct * 0.01 end)::numeric as x
+        from over
+      ),
+      ins as (
+        insert into commission_lines (${sql.raw(LINE_COLUMNS)})
+        select ${batchId}, id, version, 'accrual', null, ancestor_id, level, source, time, base, grp, counted,
+               plan_id, version_id, null, rate, null, null, case when pct is null then null else direct_amount end,
+               pct, ${sql.raw(halfEven('x'))}, plan_cur, ${now.toISOString()}::timestamptz
+        from over_exact
+        order by id, level
+        returning partner_id, currency, amount_minor
+      )
+      select partner_id, currency, sum(amount_minor)::text as total, count(*)::int as n from ins group by 1, 2`),
+  );
+  return [...direct, ...overrides];
 }
 
 /** The accrual of a batch: per currency, broker_revenue debit and each partner's ib_payable credit. */
@@ -366,24 +413,26 @@ async function postAccrual(tx: Executor, clock: Clock, batchId: number, sums: Su
 async function runBatch(
   deps: CalculationDeps,
   data: PlanData,
+  symbols: SymbolBase[],
   lo: number,
   hi: number,
+  share: Share,
   triggeredBy: string,
 ): Promise<{ lines: number; reversals: number; totals: Map<string, bigint> } | null> {
   return deps.database.db.transaction(async (tx) => {
-    await tx.execute(sql`select pg_advisory_xact_lock(${LOCK_KEY})`);
+    // One batch per share at a time: a partner's lines are written in trade order by one transaction at a time.
+    await tx.execute(sql`select pg_advisory_xact_lock(${LOCK_KEY}, ${share.index})`);
     const startedAt = deps.clock.now();
     const [{ id: batchId }] = rowsOf<{ id: string }>(
       await tx.execute(sql`select nextval(pg_get_serial_sequence('commission_batches', 'id'))::text as id`),
     ) as [{ id: string }];
     const batch = Number(batchId);
-    await createWorkTables(tx, data, lo, hi);
-    const reversed = await reverseCorrected(tx, batch, startedAt, lo, hi);
-    const direct = await directLines(tx, batch, startedAt, lo, hi);
-    const overrides = direct.length > 0 ? await overrideLines(tx, batch, startedAt) : [];
-    const all = [...reversed, ...direct, ...overrides];
+    await createWorkTables(tx, data, symbols, share);
+    const reversed = await reverseCorrected(tx, batch, startedAt, lo, hi, share);
+    const created = await newLines(tx, batch, startedAt, lo, hi, share);
+    const all = [...reversed, ...created];
     const reversals = reversed.reduce((n, s) => n + s.n, 0);
-    const lines = direct.reduce((n, s) => n + s.n, 0) + overrides.reduce((n, s) => n + s.n, 0);
+    const lines = created.reduce((n, s) => n + s.n, 0);
     if (reversals + lines === 0) return null;
     const ledgerIds = await postAccrual(tx, deps.clock, batch, all);
     const totals = new Map<string, bigint>();
@@ -407,7 +456,7 @@ export async function calculateCommissions(
   options: CalculationOptions = {},
 ): Promise<CalculationResult> {
   const started = performance.now();
-  const chunk = options.chunkSize ?? 250_000;
+  const chunk = options.chunkSize ?? 500_000;
   const data = await loadPlanData(deps.database.db);
   const [range] = rowsOf<{ lo: string | null; hi: string | null }>(
     await deps.database.db.execute(sql`select min(id)::text as lo, max(id)::text as hi from trade_records`),
@@ -415,14 +464,28 @@ export async function calculateCommissions(
   const result: CalculationResult = { batches: 0, lines: 0, reversals: 0, totals: {}, durationMs: 0 };
   if (range?.lo != null && range.hi != null) {
     const totals = new Map<string, bigint>();
-    for (let lo = Number(range.lo); lo <= Number(range.hi); lo += chunk) {
-      const done = await runBatch(deps, data, lo, lo + chunk, options.triggeredBy ?? 'system');
-      if (!done) continue;
-      result.batches += 1;
-      result.lines += done.lines;
-      result.reversals += done.reversals;
-      for (const [c, v] of done.totals) totals.set(c, (totals.get(c) ?? 0n) + v);
-    }
+    const of = deps.database.kind === 'pglite' ? 1 : SHARES;
+    const symbols = await symbolBases(deps.database.db);
+    await Promise.all(
+      Array.from({ length: of }, async (_, index) => {
+        for (let lo = Number(range.lo); lo <= Number(range.hi); lo += chunk) {
+          const done = await runBatch(
+            deps,
+            data,
+            symbols,
+            lo,
+            lo + chunk,
+            { index, of },
+            options.triggeredBy ?? 'system',
+          );
+          if (!done) continue;
+          result.batches += 1;
+          result.lines += done.lines;
+          result.reversals += done.reversals;
+          for (const [c, v] of done.totals) totals.set(c, (totals.get(c) ?? 0n) + v);
+        }
+      }),
+    );
     result.totals = Object.fromEntries([...totals].map(([c, v]) => [c, Number(v)]));
   }
   result.durationMs = Math.round(performance.now() - started);
