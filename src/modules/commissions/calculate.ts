@@ -57,10 +57,10 @@ export interface CalculationDeps {
 
 const LOCK_KEY = 727_311_001;
 /**
- * Batches run at once on PostgreSQL, each over its own share of the partners (dealt round-robin by id), each share
- * under its own advisory lock. Fixed, so every run splits the partners the same way: a partner's lines are only ever
- * written by one transaction at a time, in trade order, which keeps its month-to-date chain exact. PGlite has one
- * connection: one share.
+ * Batches run at once on PostgreSQL, each over its own share of the partners (dealt round-robin in creation order),
+ * each share under its own advisory lock. Fixed, so every run splits the partners the same way: a partner's lines are
+ * only ever written by one transaction at a time, in trade order, which keeps its month-to-date chain exact. PGlite
+ * has one connection: one share.
  */
 const SHARES = 2;
 
@@ -209,10 +209,11 @@ async function createWorkTables(tx: Executor, data: PlanData, symbols: SymbolBas
       )
       select * from up`);
   if (share.of > 1) {
-    // Partners dealt round-robin in id order: shares of about the same number of partners.
+    // Partners dealt round-robin in the order they were created: shares of about the same number of partners, and a
+    // partner keeps its share when partners are added (they come last), so two runs never split a partner differently.
     await tx.execute(sql`
       create temp table cm_share on commit drop as
-        select id as partner_id, ((row_number() over (order by id)) % ${share.of})::int as share from partners`);
+        select id as partner_id, ((row_number() over (order by created_at, id)) % ${share.of})::int as share from partners`);
   }
   for (const table of ['cm_symbol', 'cm_pv', 'cm_group', 'cm_rate', 'cm_tree', 'cm_pct', 'cm_level', 'cm_version']) {
     await tx.execute(sql.raw(`analyze ${table}`));
