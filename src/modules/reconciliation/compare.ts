@@ -11,7 +11,7 @@
  * still open, so that a later run can clear them).
  */
 import { type SQL, sql } from 'drizzle-orm';
-import type { Executor } from '../../db/connect.ts';
+import type { Db, Executor } from '../../db/connect.ts';
 
 export interface CompareScope {
   runId: string;
@@ -417,46 +417,98 @@ function skipAccountsInMotion(scope: CompareScope): SQL {
           and x.kind = 'balance_record' and x.occurred_at >= b.read_at))`;
 }
 
-export interface CompareCounts {
-  accountsSkippedInMotion: number;
-}
-
 function affected(result: unknown): number {
   const r = result as { rowCount?: number | null; affectedRows?: number };
   return Number(r.rowCount ?? r.affectedRows ?? 0);
 }
 
-/** The comparison statements for a scope, in order (each inserts the breaks it finds into `recon_run_breaks`). */
-export function comparisonStatements(scope: CompareScope): [string, SQL][] {
-  const steps: [string, SQL][] = [];
+/** The comparison statements for a scope (each inserts the breaks it finds into `recon_run_breaks`). */
+export function comparisonStatements(scope: CompareScope): { name: string; statement: SQL; afterSkip?: boolean }[] {
+  const steps: { name: string; statement: SQL; afterSkip?: boolean }[] = [];
+  if (scope.snapshotStartedAt !== null) {
+    // Reads the snapshot rows the skip marks: after it, in its transaction.
+    steps.push({ name: 'account balances against the ledger', statement: balanceDrift(scope), afterSkip: true });
+  }
   if (scope.servers.length > 0) {
-    steps.push(['operations against server records', serverSide(scope)]);
-    steps.push(['duplicate server records', serverDuplicates(scope)]);
+    steps.push({ name: 'operations against server records', statement: serverSide(scope) });
+    steps.push({ name: 'duplicate server records', statement: serverDuplicates(scope) });
   }
   if (scope.psp !== null) {
-    steps.push(['PSP lines against movements', pspSide(scope)]);
-    steps.push(['PSP refunds and chargebacks', pspRefunds(scope)]);
-    steps.push(['duplicate PSP lines', pspDuplicates(scope)]);
+    steps.push({ name: 'PSP lines against movements', statement: pspSide(scope) });
+    steps.push({ name: 'PSP refunds and chargebacks', statement: pspRefunds(scope) });
+    steps.push({ name: 'duplicate PSP lines', statement: pspDuplicates(scope) });
   }
-  if (scope.snapshotStartedAt !== null) steps.push(['account balances against the ledger', balanceDrift(scope)]);
   return steps;
 }
 
-/** Runs every comparison for the run (inside the caller's transaction). */
-export async function compareSources(
-  tx: Executor,
-  scope: CompareScope,
-  onStep?: (step: string, index: number, total: number) => void,
-): Promise<CompareCounts> {
-  let skipped = 0;
-  if (scope.snapshotStartedAt !== null) skipped = affected(await tx.execute(skipAccountsInMotion(scope)));
+export interface CompareOptions {
+  /**
+   * Statements run on this many connections at once, all on one snapshot of the database (PostgreSQL exports the
+   * first transaction's snapshot, the others import it), so the comparison is as consistent as in one transaction
+   * and uses more than one core: INSERT … SELECT never gets parallel workers of its own. 1 = one transaction.
+   */
+  lanes: number;
+  /** Per-transaction settings (e.g. work_mem), run first in each lane. */
+  prepare?: (tx: Executor) => Promise<void>;
+  onStep?: (step: string, done: number, total: number) => void;
+}
+
+/**
+ * Runs every comparison of the run. Each lane is one repeatable-read transaction; they commit before this returns
+ * (the merge, in a transaction of its own, then reads everything they found). Returns how many accounts were
+ * skipped as in motion.
+ */
+export async function compareSources(db: Db, scope: CompareScope, options: CompareOptions): Promise<number> {
   const steps = comparisonStatements(scope);
-  for (const [i, [name, statement]] of steps.entries()) {
-    onStep?.(name, i, steps.length);
-    await tx.execute(statement);
-  }
-  onStep?.('comparisons done', steps.length, steps.length);
-  return { accountsSkippedInMotion: skipped };
+  const queue = steps.filter((s) => !s.afterSkip);
+  let done = 0;
+  const runStep = async (tx: Executor, step: { name: string; statement: SQL }) => {
+    options.onStep?.(step.name, done, steps.length);
+    await tx.execute(step.statement);
+    done += 1;
+  };
+  const drain = async (tx: Executor) => {
+    for (let step = queue.shift(); step; step = queue.shift()) await runStep(tx, step);
+  };
+  let skipped = 0;
+  await db.transaction(
+    async (lead) => {
+      await options.prepare?.(lead);
+      const helpers: Promise<void>[] = [];
+      if (options.lanes > 1 && queue.length > 1) {
+        const exported = (await lead.execute(sql`select pg_export_snapshot() as snapshot`)) as unknown as {
+          rows: { snapshot: string }[];
+        };
+        const snapshot = exported.rows[0]?.snapshot ?? '';
+        if (!/^[0-9A-Fa-f-]+$/.test(snapshot)) throw new Error(`unexpected snapshot id ${snapshot}`);
+        for (let i = 1; i < options.lanes; i++) {
+          helpers.push(
+            db.transaction(
+              async (tx) => {
+                await tx.execute(sql.raw(`set transaction snapshot '${snapshot}'`));
+                await options.prepare?.(tx);
+                await drain(tx);
+              },
+              { isolationLevel: 'repeatable read' },
+            ),
+          );
+        }
+      }
+      const own = (async () => {
+        if (scope.snapshotStartedAt !== null) skipped = affected(await lead.execute(skipAccountsInMotion(scope)));
+        for (const step of steps.filter((s) => s.afterSkip)) await runStep(lead, step);
+        await drain(lead);
+      })();
+      // The lead transaction stays open until every lane is done (its snapshot must outlive their import), and no
+      // lane is abandoned while it still uses its connection.
+      const settled = await Promise.allSettled([own, ...helpers]);
+      const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
+    },
+    { isolationLevel: 'repeatable read' },
+  );
+  options.onStep?.('comparisons done', steps.length, steps.length);
+  return skipped;
 }
 
 export interface MergeResult {

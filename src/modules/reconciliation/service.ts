@@ -55,6 +55,8 @@ export interface ReconSettings {
   lookbackDays: number;
   /** Account reads in parallel per server during the balance snapshot. */
   balanceConcurrency?: number;
+  /** Connections the comparison runs on at once, on one snapshot (PostgreSQL; default 2). */
+  compareLanes?: number;
 }
 
 /** The servers: the registry in production (only live, enabled servers are reconciled). */
@@ -213,13 +215,17 @@ export class ReconciliationService {
         snapshotStartedAt: snapshot.startedAt,
         now: this.clock.now(),
       };
+      const postgres = this.deps.database.kind === 'postgres';
+      await compareSources(this.db, scope, {
+        lanes: postgres ? Math.max(1, this.settings.compareLanes ?? 2) : 1,
+        // A batch job's joins: give them memory rather than spilling to disk (these transactions only).
+        prepare: async (tx) => {
+          if (postgres) await tx.execute(sql`set local work_mem = '128MB'`);
+        },
+        onStep: (step, i, n) => progress('compare', 0.55 + (i / Math.max(1, n)) * 0.35, step),
+      });
       const finished = await this.db.transaction(
         async (tx) => {
-          // A batch job's joins: give them memory rather than spilling to disk (this transaction only).
-          if (this.deps.database.kind === 'postgres') await tx.execute(sql`set local work_mem = '128MB'`);
-          await compareSources(tx, scope, (step, i, n) =>
-            progress('compare', 0.55 + (i / Math.max(1, n)) * 0.35, step),
-          );
           progress('merge', 0.92, 'merging breaks');
           const merged = await mergeBreaks(tx, scope, date);
           const classes = rowsOf<{ class: string; n: string; open: string }>(
@@ -369,6 +375,8 @@ export class ReconciliationService {
           .update(reconRuns)
           .set({ status: 'failed', error: errorText(err), finishedAt: this.clock.now() })
           .where(eq(reconRuns.id, runId));
+        // What its comparison lanes had committed is not a report.
+        await tx.execute(sql`delete from recon_run_breaks where run_id = ${runId}::uuid`);
         await this.deps.alerts.raise(tx, {
           kind: 'reconciliation_failed',
           dedupeKey: `recon_failed:${date}`,
@@ -572,45 +580,41 @@ export class ReconciliationService {
   }
 
   private async insertPspLines(runId: string, psp: string, fetched: PspSettlement[]): Promise<void> {
-    // Each transaction id once (a PSP that repeats a line in one answer does not make a duplicate); sorted by the
-    // movement they name, so each chunk touches the movement index in order rather than at random.
-    const byId = new Map<string, PspSettlement>();
-    for (const line of fetched) byId.set(line.pspTransactionId, line);
-    const rows = [...byId.values()].map((l) => ({
-      line: l,
-      movementId: UUID.test(l.merchantReference) ? l.merchantReference.toLowerCase() : null,
-    }));
-    rows.sort((a, b) =>
-      (a.movementId ?? '') < (b.movementId ?? '') ? -1 : (a.movementId ?? '') > (b.movementId ?? '') ? 1 : 0,
-    );
+    // Each transaction id once (a PSP that repeats a line in one answer does not make a duplicate). Short keys, a
+    // flag for "the reference is a movement id" and epoch milliseconds keep a million lines cheap to encode and parse.
+    const seen = new Set<string>();
+    const rows: Record<string, unknown>[] = [];
+    for (const l of fetched) {
+      if (seen.has(l.pspTransactionId)) continue;
+      seen.add(l.pspTransactionId);
+      rows.push({
+        t: l.pspTransactionId,
+        y: l.type,
+        s: l.sourceId,
+        p: l.pspPaymentId ?? null,
+        o: l.pspPayoutId ?? null,
+        r: l.merchantReference,
+        m: UUID.test(l.merchantReference),
+        a: l.amountMinor,
+        c: l.currency,
+        z: l.status,
+        w: l.occurredAt.getTime(),
+      });
+    }
     const chunks: (typeof rows)[] = [];
     for (let i = 0; i < rows.length; i += INSERT_CHUNK) chunks.push(rows.slice(i, i + INSERT_CHUNK));
-    const insert = async (c: typeof rows) => {
-      const json = JSON.stringify(
-        c.map(({ line: l, movementId }) => ({
-          tx: l.pspTransactionId,
-          type: l.type,
-          source: l.sourceId,
-          payment: l.pspPaymentId ?? null,
-          payout: l.pspPayoutId ?? null,
-          ref: l.merchantReference,
-          movement: movementId,
-          amount: l.amountMinor,
-          currency: l.currency,
-          status: l.status,
-          at: l.occurredAt.toISOString(),
-        })),
-      );
+    const insert = async (chunk: typeof rows) => {
+      const json = JSON.stringify(chunk);
       await this.db.transaction(async (tx) => {
         // Without waiting for the disk at each chunk's commit: the run's last transaction commits synchronously,
         // and PostgreSQL's log is written in order, so these lines are durable once the run is.
         if (this.deps.database.kind === 'postgres') await tx.execute(sql`set local synchronous_commit = off`);
         await tx.execute(sql`insert into recon_psp_lines (run_id, psp, psp_transaction_id, type, source_id,
             psp_payment_id, psp_payout_id, merchant_reference, movement_id, amount_minor, currency, status, occurred_at)
-          select ${runId}::uuid, ${psp}::text, u.tx, u.type, u.source, u.payment, u.payout, u.ref, u.movement, u.amount,
-            u.currency, u.status, u.at
-          from json_to_recordset(${json}::json) as u(tx text, type text, source text, payment text, payout text,
-            ref text, movement uuid, amount bigint, currency text, status text, at timestamptz)`);
+          select ${runId}::uuid, ${psp}::text, u.t, u.y, u.s, u.p, u.o, u.r, case when u.m then lower(u.r)::uuid end,
+            u.a, u.c, u.z, to_timestamp(u.w / 1000.0)
+          from json_to_recordset(${json}::json) as u(t text, y text, s text, p text, o text, r text, m boolean,
+            a bigint, c text, z text, w bigint)`);
       });
     };
     await this.inParallel(chunks, insert);
