@@ -181,7 +181,7 @@ export default async function bench(): Promise<void> {
     if (cpuBefore !== null && cpuAfter !== null) {
       console.log(
         `  PostgreSQL CPU time for it: ${(cpuAfter - cpuBefore).toFixed(1)} s over the ${first.batches > 1 ? 'parallel ' : ''}` +
-          `batches (wall time on an otherwise idle 2-core machine ≈ CPU / 2 + commit waits); WAL written: ${wal!.mb} MB`,
+          `batches (wall time on an otherwise idle 2-core machine ≈ CPU / 2 + commit waits); WAL written by the server meanwhile (other sessions included): ${wal!.mb} MB`,
       );
     }
     const idle = await service.calculate({ triggeredBy: 'bench' });
