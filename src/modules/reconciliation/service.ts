@@ -367,6 +367,15 @@ export class ReconciliationService {
     await this.db.update(reconRuns).set({ heartbeatAt: this.clock.now(), sources }).where(eq(reconRuns.id, runId));
   }
 
+  /** During a long balance snapshot: at most every 30 s, so no other process takes the run for abandoned. */
+  private async keepAlive(runId: string): Promise<void> {
+    const now = Date.now();
+    if (now - (this.lastBeat.get(runId) ?? 0) < 30_000) return;
+    this.lastBeat.set(runId, now);
+    await this.db.update(reconRuns).set({ heartbeatAt: this.clock.now() }).where(eq(reconRuns.id, runId));
+  }
+  private readonly lastBeat = new Map<string, number>();
+
   private async failRun(runId: string, date: string, err: unknown): Promise<void> {
     this.deps.logger?.error({ run: runId, date, err: errorText(err) }, 'reconciliation run failed');
     try {
@@ -514,7 +523,10 @@ export class ReconciliationService {
           source.balances.failed += 1;
         }
         done += 1;
-        if (done % 500 === 0) progress(done / logins.length);
+        if (done % 500 === 0) {
+          progress(done / logins.length);
+          await this.keepAlive(runId);
+        }
       }
     };
     const concurrency = Math.max(1, this.settings.balanceConcurrency ?? 8);
