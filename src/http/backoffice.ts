@@ -17,6 +17,7 @@ import { listAttempts } from '../operations/attempt-log.ts';
 import type { OperationsEngine } from '../operations/engine.ts';
 import { serverInput } from '../platforms/registry.ts';
 import { HttpError } from './errors.ts';
+import { setSessionCookie } from './session-cookie.ts';
 import { STAFF_COOKIE, staffSession } from './staff-auth.ts';
 
 const uuid = z.uuid('must be an id');
@@ -78,13 +79,7 @@ export function registerBackoffice(root: FastifyInstance, deps: BackofficeDeps):
             ip: request.ip,
             userAgent: request.headers['user-agent'],
           });
-          reply.setCookie(STAFF_COOKIE, session.token, {
-            httpOnly: true,
-            sameSite: 'strict',
-            secure: deps.secureCookies,
-            path: '/',
-            expires: session.expiresAt,
-          });
+          setSessionCookie(reply, STAFF_COOKIE, session, deps.secureCookies);
           return { staff: session.staff, twoFactorEnrolmentRequired: !session.mfaPassed };
         },
       );

@@ -11,6 +11,7 @@ import { passwordInput } from '../modules/clients/service.ts';
 import type { PartnerService } from '../modules/partners/service.ts';
 import type { PartnerSessions } from '../modules/partners/sessions.ts';
 import { PARTNER_COOKIE, partnerSession } from './partner-auth.ts';
+import { setSessionCookie } from './session-cookie.ts';
 
 export interface PartnerPortalDeps {
   partners: PartnerService;
@@ -65,13 +66,7 @@ export function registerPartnerPortal(root: FastifyInstance, deps: PartnerPortal
             ip: request.ip,
             userAgent: request.headers['user-agent'],
           });
-          reply.setCookie(PARTNER_COOKIE, session.token, {
-            httpOnly: true,
-            sameSite: 'strict',
-            secure: deps.secureCookies,
-            path: '/',
-            expires: session.expiresAt,
-          });
+          setSessionCookie(reply, PARTNER_COOKIE, session, deps.secureCookies);
           return { partner: await me(partner.id) };
         },
       );
@@ -102,13 +97,7 @@ export function registerPartnerPortal(root: FastifyInstance, deps: PartnerPortal
           await partners.changePassword(partnerId, request.body.currentPassword, request.body.newPassword);
           await sessions.closeAll(partnerId);
           const session = await sessions.open(partnerId, { ip: request.ip, userAgent: request.headers['user-agent'] });
-          reply.setCookie(PARTNER_COOKIE, session.token, {
-            httpOnly: true,
-            sameSite: 'strict',
-            secure: deps.secureCookies,
-            path: '/',
-            expires: session.expiresAt,
-          });
+          setSessionCookie(reply, PARTNER_COOKIE, session, deps.secureCookies);
           return { changed: true };
         },
       );

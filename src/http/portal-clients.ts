@@ -15,6 +15,7 @@ import type { ClientSessions } from '../modules/clients/sessions.ts';
 import { type KycService, tooLarge } from '../modules/kyc/service.ts';
 import { CLIENT_COOKIE, clientSession } from './client-auth.ts';
 import { HttpError } from './errors.ts';
+import { setSessionCookie } from './session-cookie.ts';
 
 export interface PortalClientsDeps {
   ctx: AppContext;
@@ -90,13 +91,7 @@ export function registerPortalClients(root: FastifyInstance, deps: PortalClients
         async (request, reply) => {
           const client = await clients.authenticate({ ...request.body, ip: request.ip });
           const session = await sessions.open(client.id, { ip: request.ip, userAgent: request.headers['user-agent'] });
-          reply.setCookie(CLIENT_COOKIE, session.token, {
-            httpOnly: true,
-            sameSite: 'strict',
-            secure: deps.secureCookies,
-            path: '/',
-            expires: session.expiresAt,
-          });
+          setSessionCookie(reply, CLIENT_COOKIE, session, deps.secureCookies);
           return { client, emailVerified: session.emailVerified };
         },
       );
