@@ -737,7 +737,6 @@ export class FundingService {
 
   async setFxRate(staffId: string, input: z.input<typeof fxRateInput>) {
     const value = fxRateInput.parse(input);
-    if (value.base === value.quote) throw new FundingError('FX_RATE_MISSING', 400, 'base and quote must differ');
     convertMinor(1, value.base, value.quote, value.rate);
     return this.db.transaction(async (tx) => {
       const now = this.deps.clock.now();
