@@ -33,6 +33,7 @@ import { registerPortalClients } from './portal-clients.ts';
 import { registerPortalFunding } from './portal-funding.ts';
 import { registerStaffAuth } from './staff-auth.ts';
 import { registerTradesRoutes } from './trades-routes.ts';
+import { isBrowserRoute, registerWeb } from './web.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -43,6 +44,8 @@ declare module 'fastify' {
 export interface AppOptions {
   staff?: StaffService;
   clientSessions?: ClientSessions;
+  /** The built web application (default web/dist). */
+  webRoot?: string;
 }
 
 export async function buildApp(ctx: AppContext, options: AppOptions = {}): Promise<FastifyInstance> {
@@ -66,11 +69,21 @@ export async function buildApp(ctx: AppContext, options: AppOptions = {}): Promi
     if (unexpected) ctx.logger.error({ err: error, method: request.method, url: request.url }, 'request failed');
     reply.code(status).send(body);
   });
+  const web = await registerWeb(app, options.webRoot);
   app.setNotFoundHandler((request, reply) => {
+    if (isBrowserRoute(request)) return web.page(request, reply);
     reply.code(404).send({ code: 'NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}` });
   });
 
-  await app.register(helmet, { global: true });
+  await app.register(helmet, {
+    global: true,
+    contentSecurityPolicy: {
+      directives: {
+        // Behind plain HTTP (the local demo) an upgrade would send the browser to an https port nobody listens on.
+        upgradeInsecureRequests: ctx.config.http.secureCookies ? [] : null,
+      },
+    },
+  });
   await app.register(cookie);
   await app.register(rateLimit, { global: false });
   // Multipart only where a route reads it (KYC uploads); the per-route limits there are the binding ones.

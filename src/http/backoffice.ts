@@ -10,6 +10,7 @@ import { z } from 'zod';
 import type { AppContext } from '../app/context.ts';
 import { auditEvents, operationKinds, operationStatuses, operations, staffRoles } from '../db/schema.ts';
 import { verifyAuditChain } from '../modules/audit/service.ts';
+import { can, type Permission, permissions } from '../modules/staff/permissions.ts';
 import type { StaffService } from '../modules/staff/service.ts';
 import { newStaffInput } from '../modules/staff/service.ts';
 import { cancelOperation, retryOperation } from '../operations/admin.ts';
@@ -97,7 +98,9 @@ export function registerBackoffice(root: FastifyInstance, deps: BackofficeDeps):
         { config: { permission: 'authenticated', beforeTwoFactor: true }, schema: { tags } },
         async (request) => {
           const session = staffSession(request);
-          return { staff: session.staff, twoFactorPassed: session.mfaPassed };
+          // What the web application may show this person (the routes check it again on every call).
+          const granted = (Object.keys(permissions) as Permission[]).filter((p) => can(session.staff.roles, p));
+          return { staff: session.staff, twoFactorPassed: session.mfaPassed, permissions: granted };
         },
       );
       app.post(

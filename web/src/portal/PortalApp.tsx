@@ -1,0 +1,10 @@
+/** Client portal: the routes of this area (paths relative to where main.tsx mounts it). */
+import { Container, Title } from '@mantine/core';
+
+export function PortalApp() {
+  return (
+    <Container py="xl">
+      <Title order={1}>Client portal</Title>
+    </Container>
+  );
+}
