@@ -327,6 +327,11 @@ export const clients = pgTable(
     kycExpiresAt: timestamp('kyc_expires_at', { withTimezone: true, precision: 3 }),
     /** The introducing broker who referred the client. */
     partnerId: uuid('partner_id').references(() => partners.id),
+    /** Two-factor sign-in (TOTP): the secret, sealed; on only once a first code confirmed it. */
+    totpSecretSealed: text('totp_secret_sealed'),
+    totpEnabled: boolean('totp_enabled').notNull().default(false),
+    /** The time step of the last code accepted: each code works once. */
+    totpLastStep: bigint('totp_last_step', { mode: 'number' }),
     createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull(),
     updatedAt: timestamp('updated_at', { withTimezone: true, precision: 3 }).notNull(),
   },

@@ -22,6 +22,7 @@ import { registerBackofficeAccounts } from './backoffice-accounts.ts';
 import { registerBackofficeClients } from './backoffice-clients.ts';
 import { registerCommissions } from './backoffice-commissions.ts';
 import { registerBackofficeFunding } from './backoffice-funding.ts';
+import { registerBackofficeOps } from './backoffice-ops.ts';
 import { registerBackofficePartners } from './backoffice-partners.ts';
 import { registerBackofficeReconciliation } from './backoffice-reconciliation.ts';
 import { registerClientAuth } from './client-auth.ts';
@@ -31,6 +32,7 @@ import { registerPartnerPortal } from './partner-portal.ts';
 import { registerPortalAccounts } from './portal-accounts.ts';
 import { registerPortalClients } from './portal-clients.ts';
 import { registerPortalFunding } from './portal-funding.ts';
+import { registerPortalSecurity } from './portal-security.ts';
 import { registerStaffAuth } from './staff-auth.ts';
 import { registerTradesRoutes } from './trades-routes.ts';
 import { isBrowserRoute, registerWeb } from './web.ts';
@@ -122,7 +124,9 @@ export async function buildApp(ctx: AppContext, options: AppOptions = {}): Promi
   registerPortalAccounts(app, { ctx });
   registerBackofficeAccounts(app, { ctx });
   registerPortalFunding(app, { ctx });
+  registerPortalSecurity(app, { ctx });
   registerBackofficeFunding(app, { ctx });
+  registerBackofficeOps(app, { ctx });
   registerTradesRoutes(app, { ctx });
   registerBackofficeReconciliation(app, { ctx });
   registerBackoffice(app, {

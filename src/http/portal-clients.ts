@@ -12,6 +12,7 @@ import { kycDocumentTypes } from '../db/schema.ts';
 import type { ClientService } from '../modules/clients/service.ts';
 import { profileChangeInput, registrationInput } from '../modules/clients/service.ts';
 import type { ClientSessions } from '../modules/clients/sessions.ts';
+import { ClientTwoFactor } from '../modules/clients/two-factor.ts';
 import { type KycService, tooLarge } from '../modules/kyc/service.ts';
 import { CLIENT_COOKIE, clientSession } from './client-auth.ts';
 import { HttpError } from './errors.ts';
@@ -29,6 +30,11 @@ const idParams = z.object({ id: z.uuid('must be an id') }).strict();
 
 export function registerPortalClients(root: FastifyInstance, deps: PortalClientsDeps): void {
   const { clients, kyc, sessions } = deps;
+  const twoFactor = new ClientTwoFactor({
+    database: deps.ctx.database,
+    sealer: deps.ctx.sealer,
+    clock: deps.ctx.clock,
+  });
   root.register(
     async (instance) => {
       const app = instance.withTypeProvider<ZodTypeProvider>();
@@ -84,12 +90,20 @@ export function registerPortalClients(root: FastifyInstance, deps: PortalClients
           },
           schema: {
             tags,
-            summary: 'Sign in',
-            body: z.object({ email: z.string().min(3).max(254), password: z.string().min(1).max(200) }).strict(),
+            summary: 'Sign in (with `totp`, the authenticator code, when two-factor is on)',
+            body: z
+              .object({
+                email: z.string().min(3).max(254),
+                password: z.string().min(1).max(200),
+                totp: z.string().max(20).optional(),
+              })
+              .strict(),
           },
         },
         async (request, reply) => {
-          const client = await clients.authenticate({ ...request.body, ip: request.ip });
+          const { totp, ...credentials } = request.body;
+          const client = await clients.authenticate({ ...credentials, ip: request.ip });
+          await twoFactor.checkSignIn(client.id, totp);
           const session = await sessions.open(client.id, { ip: request.ip, userAgent: request.headers['user-agent'] });
           setSessionCookie(reply, CLIENT_COOKIE, session, deps.secureCookies);
           return { client, emailVerified: session.emailVerified };

@@ -16,7 +16,7 @@ import { enqueueEmail } from '../mail/outbox.ts';
 import { partnerForReferralCode } from '../partners/service.ts';
 
 export type Client = typeof clients.$inferSelect;
-export type ClientView = Omit<Client, 'passwordHash'>;
+export type ClientView = Omit<Client, 'passwordHash' | 'totpSecretSealed' | 'totpLastStep'>;
 
 export type ClientErrorCode =
   | 'CLIENT_EXISTS'
@@ -115,7 +115,7 @@ export interface Actor {
 }
 
 export function clientView(client: Client): ClientView {
-  const { passwordHash: _p, ...rest } = client;
+  const { passwordHash: _p, totpSecretSealed: _t, totpLastStep: _s, ...rest } = client;
   return rest;
 }
 
