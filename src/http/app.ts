@@ -22,6 +22,7 @@ import { registerBackofficeAccounts } from './backoffice-accounts.ts';
 import { registerBackofficeClients } from './backoffice-clients.ts';
 import { registerCommissions } from './backoffice-commissions.ts';
 import { registerBackofficeFunding } from './backoffice-funding.ts';
+import { registerBackofficeOps } from './backoffice-ops.ts';
 import { registerBackofficePartners } from './backoffice-partners.ts';
 import { registerBackofficeReconciliation } from './backoffice-reconciliation.ts';
 import { registerClientAuth } from './client-auth.ts';
@@ -125,6 +126,7 @@ export async function buildApp(ctx: AppContext, options: AppOptions = {}): Promi
   registerPortalFunding(app, { ctx });
   registerPortalSecurity(app, { ctx });
   registerBackofficeFunding(app, { ctx });
+  registerBackofficeOps(app, { ctx });
   registerTradesRoutes(app, { ctx });
   registerBackofficeReconciliation(app, { ctx });
   registerBackoffice(app, {

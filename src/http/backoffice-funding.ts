@@ -3,14 +3,17 @@
  * state changes, each server attempt, ledger entries), the approval queue and decisions (maker-checker), credits
  * and manual adjustments, and the exchange rates used for transfers.
  */
+
+import { eq } from 'drizzle-orm';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { AppContext } from '../app/context.ts';
-import { moneyMovementKinds, moneyMovementStatuses } from '../db/schema.ts';
+import { moneyMovementKinds, moneyMovementStatuses, operations } from '../db/schema.ts';
 import { decisionInput, fxRateInput, staffMovementInput } from '../modules/funding/service.ts';
 import { movementTimeline } from '../modules/funding/timeline.ts';
 import { ledgerEntriesFor } from '../modules/ledger/service.ts';
+import { movementParties, staffNames } from './backoffice-ops.ts';
 import { staffSession } from './staff-auth.ts';
 
 const idParams = z.object({ id: z.uuid('must be an id') }).strict();
@@ -44,7 +47,11 @@ export function registerBackofficeFunding(root: FastifyInstance, deps: { ctx: Ap
               .strict(),
           },
         },
-        async (request) => funding.list(request.query),
+        async (request) => {
+          const page = await funding.list(request.query);
+          const parties = await movementParties(deps.ctx.database.db, page.items);
+          return { ...page, items: page.items.map((m) => ({ ...m, ...parties(m) })) };
+        },
       );
       app.get(
         '/movements/:id',
@@ -60,9 +67,33 @@ export function registerBackofficeFunding(root: FastifyInstance, deps: { ctx: Ap
           const db = deps.ctx.database.db;
           const movement = await funding.get(request.params.id);
           const timeline = await movementTimeline(db, movement, 'staff');
+          const approvals = await funding.approvals(movement.id);
+          const names = await staffNames(
+            db,
+            approvals.map((a) => a.staffId),
+          );
+          const ops = await db
+            .select({
+              id: operations.id,
+              reference: operations.reference,
+              kind: operations.kind,
+              status: operations.status,
+              attempts: operations.attempts,
+            })
+            .from(operations)
+            .where(eq(operations.correlationId, movement.id))
+            .orderBy(operations.seq);
           return {
-            movement,
-            approvals: await funding.approvals(movement.id),
+            movement: { ...movement, ...(await movementParties(db, [movement]))(movement) },
+            approvals: approvals.map((a) => ({ ...a, staffName: names.get(a.staffId) ?? null })),
+            // Maker-checker as the service applies it: withdrawals at or above the threshold need two approvers.
+            approvalsRequired:
+              movement.kind === 'withdrawal' && movement.amountMinor >= deps.ctx.config.funding.dualApprovalMinor
+                ? 2
+                : movement.kind === 'withdrawal' || movement.kind === 'credit' || movement.kind === 'adjustment'
+                  ? 1
+                  : 0,
+            operations: ops,
             ...timeline,
             ledger: await ledgerEntriesFor(db, { transactionCorrelation: { movementId: movement.id } }),
           };
@@ -78,7 +109,25 @@ export function registerBackofficeFunding(root: FastifyInstance, deps: { ctx: Ap
             querystring: z.object(page).strict(),
           },
         },
-        async (request) => funding.awaitingDecision(request.query.limit, request.query.offset),
+        async (request) => {
+          const db = deps.ctx.database.db;
+          const page = await funding.awaitingDecision(request.query.limit, request.query.offset);
+          const parties = await movementParties(db, page.items);
+          const names = await staffNames(
+            db,
+            page.items.flatMap((m) => m.approvals.map((a) => a.staffId)),
+          );
+          const threshold = deps.ctx.config.funding.dualApprovalMinor;
+          return {
+            ...page,
+            items: page.items.map((m) => ({
+              ...m,
+              ...parties(m),
+              approvals: m.approvals.map((a) => ({ ...a, staffName: names.get(a.staffId) ?? null })),
+              approvalsRequired: m.kind === 'withdrawal' && m.amountMinor >= threshold ? 2 : 1,
+            })),
+          };
+        },
       );
       app.post(
         '/movements/:id/decision',

@@ -8,7 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { AppContext } from '../app/context.ts';
-import { auditEvents, operationKinds, operationStatuses, operations, staffRoles } from '../db/schema.ts';
+import { alerts, auditEvents, operationKinds, operationStatuses, operations, staffRoles } from '../db/schema.ts';
 import { verifyAuditChain } from '../modules/audit/service.ts';
 import { can, type Permission, permissions } from '../modules/staff/permissions.ts';
 import type { StaffService } from '../modules/staff/service.ts';
@@ -17,6 +17,7 @@ import { cancelOperation, retryOperation } from '../operations/admin.ts';
 import { listAttempts } from '../operations/attempt-log.ts';
 import type { OperationsEngine } from '../operations/engine.ts';
 import { serverInput } from '../platforms/registry.ts';
+import { operationContext, staffNames } from './backoffice-ops.ts';
 import { HttpError } from './errors.ts';
 import { setSessionCookie } from './session-cookie.ts';
 import { STAFF_COOKIE, staffSession } from './staff-auth.ts';
@@ -213,6 +214,7 @@ export function registerBackoffice(root: FastifyInstance, deps: BackofficeDeps):
           return {
             operation: operationView(op),
             attempts: await listAttempts(ctx.database.db, { operationId: op.id, limit: 1000 }),
+            ...(await operationContext(ctx.database.db, op)),
           };
         },
       );
@@ -286,10 +288,42 @@ export function registerBackoffice(root: FastifyInstance, deps: BackofficeDeps):
           config: { permission: 'alerts.read' },
           schema: {
             tags,
-            querystring: z.object({ status: z.enum(['open', 'acknowledged', 'resolved']).optional(), limit }).strict(),
+            querystring: z
+              .object({
+                status: z.enum(['open', 'acknowledged', 'resolved']).optional(),
+                severity: z.enum(['info', 'warning', 'critical']).optional(),
+                offset: z.coerce.number().int().min(0).max(1_000_000).default(0),
+                limit,
+              })
+              .strict(),
           },
         },
-        async (request) => ({ items: await ctx.alerts.list(ctx.database.db, request.query) }),
+        async (request) => {
+          const q = request.query;
+          const where: SQL[] = [];
+          if (q.status) where.push(eq(alerts.status, q.status));
+          if (q.severity) where.push(eq(alerts.severity, q.severity));
+          const rows = await ctx.database.db
+            .select()
+            .from(alerts)
+            .where(where.length ? and(...where) : undefined)
+            .orderBy(desc(alerts.lastSeenAt), desc(alerts.id))
+            .limit(q.limit + 1)
+            .offset(q.offset);
+          const items = rows.slice(0, q.limit);
+          const names = await staffNames(
+            ctx.database.db,
+            items.flatMap((a) => [a.acknowledgedBy, a.resolvedBy]),
+          );
+          return {
+            items: items.map((a) => ({
+              ...a,
+              acknowledgedByName: a.acknowledgedBy ? (names.get(a.acknowledgedBy) ?? null) : null,
+              resolvedByName: a.resolvedBy ? (names.get(a.resolvedBy) ?? null) : null,
+            })),
+            next: rows.length > q.limit ? q.offset + q.limit : null,
+          };
+        },
       );
       app.post(
         '/alerts/:id/acknowledge',
