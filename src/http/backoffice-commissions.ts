@@ -1,15 +1,19 @@
 /**
  * Back-office commission routes (`/api/backoffice`): commission plans and their versions, plan assignments and
- * server logins (agent accounts) of partners, a partner's lines, statements, chart and recomputation, running the
- * calculation, and IB payouts (ask on a partner's behalf, list, decide: the requester can never approve).
+ * server logins (agent accounts) of partners (with a look-up of the trading account a login is, for linking it),
+ * a partner's lines, statements, chart and recomputation, running the calculation, and IB payouts (ask on a
+ * partner's behalf, list with the partner's and staff members' names, decide: the requester can never approve).
  */
+import { and, eq, inArray } from 'drizzle-orm';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { AppContext } from '../app/context.ts';
-import { ibPayoutStatuses } from '../db/schema.ts';
+import type { Executor } from '../db/connect.ts';
+import { clients, ibPayoutStatuses, partners, tradingAccounts } from '../db/schema.ts';
+import { CommissionError } from '../modules/commissions/errors.ts';
 import { commissionServices } from '../modules/commissions/module.ts';
-import { payoutDecisionInput, payoutInput } from '../modules/commissions/payouts.ts';
+import { type IbPayout, payoutDecisionInput, payoutInput } from '../modules/commissions/payouts.ts';
 import { recompute } from '../modules/commissions/recompute.ts';
 import { MAX_OVERRIDE_LEVELS } from '../modules/commissions/rules.ts';
 import {
@@ -20,6 +24,7 @@ import {
   versionInput,
 } from '../modules/commissions/service.ts';
 import { balances, buckets, lines, periodInput, statement, toPeriod } from '../modules/commissions/statements.ts';
+import { staffNames } from './backoffice-ops.ts';
 import { registerPartnerCommissions } from './partner-commissions.ts';
 import { staffSession } from './staff-auth.ts';
 
@@ -28,6 +33,29 @@ const page = {
   limit: z.coerce.number().int().min(1).max(200).default(50),
   offset: z.coerce.number().int().min(0).max(1_000_000).default(0),
 };
+
+/** Payouts with who they are for and the names of the staff members who asked and decided. */
+async function withNames(db: Executor, items: IbPayout[]) {
+  const partnerIds = [...new Set(items.map((p) => p.partnerId))];
+  const owners = partnerIds.length
+    ? await db
+        .select({ id: partners.id, name: partners.name, email: partners.email })
+        .from(partners)
+        .where(inArray(partners.id, partnerIds))
+    : [];
+  const byId = new Map(owners.map((p) => [p.id, p]));
+  const names = await staffNames(
+    db,
+    items.flatMap((p) => [p.requestedByType === 'staff' ? p.requestedById : null, p.decidedBy]),
+  );
+  return items.map((p) => ({
+    ...p,
+    partnerName: byId.get(p.partnerId)?.name ?? null,
+    partnerEmail: byId.get(p.partnerId)?.email ?? null,
+    requestedByName: p.requestedByType === 'staff' ? (names.get(p.requestedById) ?? null) : null,
+    decidedByName: p.decidedBy ? (names.get(p.decidedBy) ?? null) : null,
+  }));
+}
 
 export function registerBackofficeCommissions(root: FastifyInstance, deps: { ctx: AppContext }): void {
   const { ctx } = deps;
@@ -118,6 +146,49 @@ export function registerBackofficeCommissions(root: FastifyInstance, deps: { ctx
         '/partners/:id/server-logins',
         { config: { permission: 'commissions.read' }, schema: { tags, params: idParams } },
         async (request) => ({ items: await commissions.serverLogins(request.params.id) }),
+      );
+      app.get(
+        '/partners/:id/server-login-account',
+        {
+          config: { permission: 'commissions.manage' },
+          schema: {
+            tags,
+            summary: 'The open trading account a login on a server is (to link it as the partner’s payout destination)',
+            params: idParams,
+            querystring: z
+              .object({
+                serverCode: z.string().trim().min(1).max(64),
+                login: z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER),
+              })
+              .strict(),
+          },
+        },
+        async (request) => {
+          await commissions.partner(request.params.id);
+          const { serverCode, login } = request.query;
+          const [row] = await db
+            .select({
+              id: tradingAccounts.id,
+              serverCode: tradingAccounts.serverCode,
+              login: tradingAccounts.login,
+              currency: tradingAccounts.currency,
+              status: tradingAccounts.status,
+              clientId: tradingAccounts.clientId,
+              clientName: clients.name,
+              clientPartnerId: clients.partnerId,
+            })
+            .from(tradingAccounts)
+            .innerJoin(clients, eq(clients.id, tradingAccounts.clientId))
+            .where(and(eq(tradingAccounts.serverCode, serverCode), eq(tradingAccounts.login, login)));
+          if (!row) {
+            throw new CommissionError(
+              'TRADING_ACCOUNT_NOT_FOUND',
+              404,
+              `no trading account in the CRM has login ${login} on ${serverCode}; add the login without linking it, or check the server and login`,
+            );
+          }
+          return { account: row };
+        },
       );
       app.post(
         '/partners/:id/server-logins',
@@ -247,12 +318,15 @@ export function registerBackofficeCommissions(root: FastifyInstance, deps: { ctx
               .strict(),
           },
         },
-        async (request) => payouts.list(request.query),
+        async (request) => {
+          const page = await payouts.list(request.query);
+          return { ...page, items: await withNames(db, page.items) };
+        },
       );
       app.get(
         '/ib-payouts/:id',
         { config: { permission: 'commissions.read' }, schema: { tags, params: idParams } },
-        async (request) => ({ payout: await payouts.get(request.params.id) }),
+        async (request) => ({ payout: (await withNames(db, [await payouts.get(request.params.id)]))[0] }),
       );
       app.post(
         '/partners/:id/payouts',

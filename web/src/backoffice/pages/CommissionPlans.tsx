@@ -1,11 +1,13 @@
-/** Back office: Commission plans. */
-import { Empty, PageTitle } from '../../ui/components.tsx';
+/** Back office: commission plans and their versions. */
+import { Route, Routes } from 'react-router';
+import { NewPlan, PlanDetail, PlanList } from '../partners/Plans.tsx';
 
 export function CommissionPlansPage() {
   return (
-    <>
-      <PageTitle>Commission plans</PageTitle>
-      <Empty>Not built yet.</Empty>
-    </>
+    <Routes>
+      <Route index element={<PlanList />} />
+      <Route path="new" element={<NewPlan />} />
+      <Route path=":id" element={<PlanDetail />} />
+    </Routes>
   );
 }
