@@ -437,17 +437,64 @@ export function buildProgram(): Command {
 
   program
     .command('demo')
-    .description('run everything locally with demo data (embedded database, simulators)')
-    .action(async () => {
-      await migrate();
-      const config = loadConfig();
-      process.exitCode = await runSimulatorProgram([
-        'fleet',
-        '--state-dir',
-        `${config.dataDir}/simulators`,
-        '--activity-interval-ms',
-        '2000',
-      ]);
+    .description(
+      'run everything locally with demo data: API + web application, worker, embedded database, MT5/MT4 simulators, PSP sandbox, mailbox',
+    )
+    .option(
+      '--data-dir <dir>',
+      'embedded database, simulator state, mailbox and secrets (default BROKERDESK_DATA_DIR or ./data)',
+    )
+    .option(
+      '--port <port>',
+      'API and web application port',
+      (value: string) => {
+        const n = Number(value);
+        if (!Number.isInteger(n) || n < 1 || n > 65535) throw new InvalidArgumentError('give a port from 1 to 65535');
+        return n;
+      },
+      8080,
+    )
+    .option(
+      '--base-port <port>',
+      'first simulator port: MT5 live/demo P, P+1; MT4 live/demo P+2, P+3; PSP P+4; mailbox P+5 (SMTP P+6); control APIs P+100…',
+      (value: string) => {
+        const n = Number(value);
+        if (!Number.isInteger(n) || n < 1024 || n > 65_000)
+          throw new InvalidArgumentError('give a port from 1024 to 65000');
+        return n;
+      },
+      18_400,
+    )
+    .action(async (o: { dataDir?: string; port: number; basePort: number }) => {
+      // Ctrl-C while starting: stop at once (the simulators' child process is stopped on exit).
+      const early = () => {
+        console.error('brokerdesk demo: stopped while starting');
+        process.exit(130);
+      };
+      process.once('SIGINT', early);
+      process.once('SIGTERM', early);
+      const { startDemo } = await import('../demo/stack.ts');
+      const { demoBanner } = await import('../demo/banner.ts');
+      const demo = await startDemo({
+        dataDir: o.dataDir ?? (process.env.BROKERDESK_DATA_DIR || './data'),
+        port: o.port,
+        basePort: o.basePort,
+        databaseUrl: process.env.DATABASE_URL || undefined,
+      });
+      process.off('SIGINT', early);
+      process.off('SIGTERM', early);
+      console.log(demoBanner(demo));
+      let stopping = false;
+      const stop = async () => {
+        if (stopping) return;
+        stopping = true;
+        console.log('brokerdesk demo: stopping (the data stays for the next start)…');
+        await demo.stop();
+        console.log('brokerdesk demo: stopped');
+        process.exit(0);
+      };
+      process.on('SIGINT', stop);
+      process.on('SIGTERM', stop);
     });
 
   return program;
