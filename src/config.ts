@@ -190,6 +190,35 @@ export const configSchema = z
       })
       .strict()
       .default({ intervalMs: 15_000, lagAlertSeconds: 300 }),
+    /**
+     * The go-live checklist and the full-workflow rehearsal (src/modules/golive). The rehearsal runs only on a demo
+     * server whose simulator control API is given here (it trades and injects a timeout through it) and on a PSP
+     * sandbox whose control API is given here (which proves the configured PSP is a sandbox).
+     */
+    golive: z
+      .object({
+        /** The demo product (code) the rehearsal opens its account with; default: the first enabled demo product. */
+        product: z.string().min(1).optional(),
+        /** Control API of the simulator behind that product's demo server, e.g. http://127.0.0.1:7101. */
+        simulatorControlUrl: z.url('must be a URL such as http://127.0.0.1:7101').optional(),
+        /** Secret reference (env:VAR or file:/path) of that control API's bearer token. */
+        simulatorControlTokenSecret: z.string().min(1).optional(),
+        /** Control API of the PSP sandbox, e.g. http://127.0.0.1:7104. */
+        pspControlUrl: z.url('must be a URL such as http://127.0.0.1:7104').optional(),
+        /** Secret reference of the PSP sandbox control token. */
+        pspControlTokenSecret: z.string().min(1).optional(),
+        /** The rehearsal client's email; {run} becomes the run id (use a mailbox you read to see the email arrive). */
+        clientEmail: z
+          .string()
+          .regex(/^[^@\s]+@[^@\s]+\.[^@\s]+$/, 'must be an email address, e.g. ops+rehearsal-{run}@broker.com')
+          .default('golive-rehearsal+{run}@example.com'),
+        /** The rehearsal's deposit, in minor units of the product's currency (the withdrawal takes half back). */
+        depositMinor: z.coerce.number().int().min(100).max(100_000_000).default(10_000),
+        /** How long each rehearsal step may wait for the worker, the PSP or the server. */
+        stepTimeoutSeconds: z.coerce.number().int().min(5).max(3600).default(180),
+      })
+      .strict()
+      .default({ clientEmail: 'golive-rehearsal+{run}@example.com', depositMinor: 10_000, stepTimeoutSeconds: 180 }),
   })
   .strict();
 
@@ -231,6 +260,14 @@ const envMap: Record<string, string[]> = {
   DEPOSIT_MAX_MINOR: ['funding', 'maxDepositMinor'],
   SYNC_INTERVAL_MS: ['sync', 'intervalMs'],
   SYNC_LAG_ALERT_SECONDS: ['sync', 'lagAlertSeconds'],
+  GOLIVE_PRODUCT: ['golive', 'product'],
+  GOLIVE_SIM_CONTROL_URL: ['golive', 'simulatorControlUrl'],
+  GOLIVE_SIM_CONTROL_TOKEN_SECRET: ['golive', 'simulatorControlTokenSecret'],
+  GOLIVE_PSP_CONTROL_URL: ['golive', 'pspControlUrl'],
+  GOLIVE_PSP_CONTROL_TOKEN_SECRET: ['golive', 'pspControlTokenSecret'],
+  GOLIVE_REHEARSAL_EMAIL: ['golive', 'clientEmail'],
+  GOLIVE_DEPOSIT_MINOR: ['golive', 'depositMinor'],
+  GOLIVE_STEP_TIMEOUT_SECONDS: ['golive', 'stepTimeoutSeconds'],
   RECON_CUTOFF: ['reconciliation', 'cutoff'],
   RECON_TIME_ZONE: ['reconciliation', 'timeZone'],
   RECON_LOOKBACK_DAYS: ['reconciliation', 'lookbackDays'],
