@@ -1,18 +1,5 @@
 /** The partner's home: the referral link to share (with a copy button), what is owed, this month at a glance. */
-import {
-  ActionIcon,
-  Anchor,
-  Button,
-  CopyButton,
-  Group,
-  Paper,
-  SimpleGrid,
-  Stack,
-  Text,
-  TextInput,
-  Title,
-  Tooltip,
-} from '@mantine/core';
+import { Anchor, Button, CopyButton, Group, Paper, SimpleGrid, Stack, Text, TextInput, Title } from '@mantine/core';
 import { Link } from 'react-router';
 import { ErrorAlert, Loading, Money, PageTitle } from '../ui/components.tsx';
 import { useApi } from '../ui/useApi.ts';
@@ -53,11 +40,9 @@ export function ReferralLink() {
           </Text>
           <CopyButton value={me.referralCode} timeout={3000}>
             {({ copied, copy }) => (
-              <Tooltip label={copied ? 'Copied' : 'Copy the code'}>
-                <ActionIcon variant="subtle" onClick={copy} aria-label="Copy the referral code">
-                  {copied ? '✓' : '⧉'}
-                </ActionIcon>
-              </Tooltip>
+              <Button size="compact-xs" variant="subtle" onClick={copy} aria-label="Copy the referral code">
+                {copied ? 'Copied' : 'Copy code'}
+              </Button>
             )}
           </CopyButton>
         </Group>
@@ -141,7 +126,7 @@ export function DashboardScreen() {
             <Loading />
           ) : null}
           <Anchor component={Link} to="/partner/payouts" size="sm">
-            Payouts
+            Ask for a payout
           </Anchor>
         </Paper>
       </SimpleGrid>

@@ -445,11 +445,18 @@ export function RulesView({ rules, currency }: { rules: PlanRules; currency: str
                 </Table.Tr>
               </Table.Thead>
               <Table.Tbody>
-                {tiers.map((t) => (
+                {tiers.map((t, i) => (
                   <Table.Tr key={t.fromLots}>
                     <Table.Td>{t.fromLots}</Table.Td>
                     {names.map((n) => (
-                      <Table.Td key={n}>{t.rates[n] ?? '↑'}</Table.Td>
+                      <Table.Td key={n}>
+                        {t.rates[n] ??
+                          (i === 0 ? (
+                            <span title="No rate: earns nothing per lot">—</span>
+                          ) : (
+                            <span title="As the tier below">↑</span>
+                          ))}
+                      </Table.Td>
                     ))}
                   </Table.Tr>
                 ))}
