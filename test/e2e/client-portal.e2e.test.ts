@@ -26,6 +26,12 @@ import { type FundingTestbed, fundingTestbed } from '../support/funding-testbed.
 import { TEST_CARDS } from '../support/psp.ts';
 import { launchBrowser, newPage, screenshot } from './support/browser.ts';
 
+/** A full-page screenshot from the top (so the fixed header sits where it belongs). */
+async function shot(page: Page, name: string): Promise<void> {
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await screenshot(page, name);
+}
+
 const PNG = Buffer.concat([
   Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13]),
   Buffer.from('IHDR'),
@@ -147,11 +153,11 @@ describe('client portal in the browser', () => {
     await page.getByLabel('Email').fill(email);
     await page.getByLabel(/^Password/).fill(PASSWORD);
     await page.getByLabel('Country of residence').selectOption('CY');
-    await screenshot(page, 'client-portal-01-register-phone');
+    await shot(page, 'client-portal-01-register-phone');
     await page.getByRole('button', { name: 'Register' }).click();
     await page.getByRole('heading', { name: 'Welcome, Ana Portal' }).waitFor();
     await page.getByText('Confirm your email address').waitFor();
-    await screenshot(page, 'client-portal-02-overview-unverified-phone');
+    await shot(page, 'client-portal-02-overview-unverified-phone');
 
     // The link in the verification email, followed as the client would (it points at the public URL).
     const [mail] = await t.database.db.select().from(outboxEmails).where(eq(outboxEmails.to, email));
@@ -160,7 +166,7 @@ describe('client portal in the browser', () => {
     expect(link!.startsWith(`${publicUrl}/verify-email?token=`)).toBe(true);
     await page.goto(link!);
     await page.getByText('Email address confirmed').waitFor();
-    await screenshot(page, 'client-portal-03-email-verified-phone');
+    await shot(page, 'client-portal-03-email-verified-phone');
     const [client] = await t.database.db.select().from(clients).where(eq(clients.email, email));
     expect(client!.emailVerifiedAt).not.toBeNull();
 
@@ -174,7 +180,7 @@ describe('client portal in the browser', () => {
     await page.getByRole('button', { name: 'Upload' }).click();
     await page.getByText('Passport uploaded: our compliance team will review it.').waitFor();
     await page.getByRole('table', { name: 'Your documents' }).getByText('passport.png').waitFor();
-    await screenshot(page, 'client-portal-04-document-uploaded-phone');
+    await shot(page, 'client-portal-04-document-uploaded-phone');
 
     // Compliance reviews the document and approves the client (back-office API with a staff session).
     const [document] = await t.database.db.select().from(kycDocuments).where(eq(kycDocuments.clientId, client!.id));
@@ -195,7 +201,7 @@ describe('client portal in the browser', () => {
     expect(decision.statusCode, decision.body).toBe(200);
     await page.reload();
     await page.getByText('Your identity is verified.').waitFor();
-    await screenshot(page, 'client-portal-05-kyc-approved-phone');
+    await shot(page, 'client-portal-05-kyc-approved-phone');
 
     // A live account, at desktop width.
     await page.setViewportSize(DESKTOP);
@@ -207,7 +213,7 @@ describe('client portal in the browser', () => {
     await page.getByRole('button', { name: 'Open account' }).click();
     await page.getByText('Your account is being opened').waitFor();
     expect(await page.getByTestId('main-password').textContent()).toMatch(/\S{8,}/);
-    await screenshot(page, 'client-portal-06-account-requested');
+    await shot(page, 'client-portal-06-account-requested');
     await t.engine.drain();
     const [account] = await t.database.db
       .select()
@@ -217,14 +223,14 @@ describe('client portal in the browser', () => {
     const login = account!.login!;
     // The list reloads by itself while the account is being opened.
     await page.getByTestId(`account-${login}`).getByText('open', { exact: true }).waitFor();
-    await screenshot(page, 'client-portal-07-account-open');
+    await shot(page, 'client-portal-07-account-open');
     const balanceBefore = Number((await t.simAccount(t.live, login)).account.Balance);
 
     // The deposit: the PSP's hosted page, the success test card, back to the deposit's timeline.
     await nav(page).getByRole('link', { name: 'Deposit', exact: true }).click();
     await page.getByLabel('To account').selectOption(account!.id);
     await page.getByLabel('Amount (USD)').fill('250.00');
-    await screenshot(page, 'client-portal-08-deposit-form');
+    await shot(page, 'client-portal-08-deposit-form');
     await page.getByRole('button', { name: 'Continue to payment' }).click();
     await page.waitForURL((url) => url.pathname.startsWith('/pay/'));
     expect(new URL(page.url()).origin).toBe(new URL(t.psp.psp.url).origin);
@@ -232,13 +238,13 @@ describe('client portal in the browser', () => {
     await page.getByLabel('Expiry date (MM/YY)').fill('12/39');
     await page.getByLabel('Security code (CVC)').fill('123');
     await page.getByLabel('Name on card').fill('ANA PORTAL');
-    await screenshot(page, 'client-portal-09-psp-hosted-page');
+    await shot(page, 'client-portal-09-psp-hosted-page');
     await page.getByRole('button', { name: /^Pay / }).click();
     await page.waitForURL((url) => url.origin === publicUrl && url.pathname.startsWith('/deposits/'));
     const movementId = new URL(page.url()).pathname.split('/').pop()!;
     expect(new URL(page.url()).searchParams.get('status')).toBe('succeeded');
     await page.getByRole('heading', { name: 'Your deposit' }).waitFor();
-    await screenshot(page, 'client-portal-10-returned-from-psp');
+    await shot(page, 'client-portal-10-returned-from-psp');
 
     // The webhook arrives and the operation posts the money on the server (the engine drained by the testbed).
     const posted = await t.until(movementId, ['posted'], 30_000);
@@ -248,9 +254,11 @@ describe('client portal in the browser', () => {
     const timeline = page.getByRole('list', { name: 'What happened' });
     await timeline.getByText('You started a deposit of').waitFor();
     expect(await timeline.getByText('Payment provider').count()).toBeGreaterThan(0);
-    await screenshot(page, 'client-portal-11-deposit-posted');
+    await shot(page, 'client-portal-11-deposit-posted');
     await page.setViewportSize(PHONE);
-    await screenshot(page, 'client-portal-12-deposit-posted-phone');
+    await page.reload();
+    await summary.getByText('has been applied to the trading account').waitFor();
+    await shot(page, 'client-portal-12-deposit-posted-phone');
 
     // The trading server itself: the login's balance moved by exactly the deposit.
     const balanceAfter = Number((await t.simAccount(t.live, login)).account.Balance);
@@ -260,7 +268,7 @@ describe('client portal in the browser', () => {
     await page.goto('/movements');
     const row = page.getByRole('table', { name: 'Money movements' }).getByRole('row').filter({ hasText: 'Deposit' });
     await row.getByText('posted').waitFor();
-    await screenshot(page, 'client-portal-13-movements-phone');
+    await shot(page, 'client-portal-13-movements-phone');
   });
 
   it("shows the API's own message when a withdrawal is above the free margin", async () => {
@@ -288,7 +296,7 @@ describe('client portal in the browser', () => {
     const alert = page.getByRole('alert').filter({ hasText: message });
     await alert.waitFor();
     expect(await alert.textContent()).toContain(message);
-    await screenshot(page, 'client-portal-20-withdrawal-refused');
+    await shot(page, 'client-portal-20-withdrawal-refused');
     const withdrawals = await t.database.db
       .select()
       .from(moneyMovements)
@@ -300,7 +308,7 @@ describe('client portal in the browser', () => {
     await page.getByRole('button', { name: 'Request withdrawal' }).click();
     await page.waitForURL((url) => url.pathname.startsWith('/movements/'));
     await page.getByTestId('movement-summary').getByText('is waiting for review').waitFor();
-    await screenshot(page, 'client-portal-21-withdrawal-requested');
+    await shot(page, 'client-portal-21-withdrawal-requested');
   });
 
   it('turns two-factor on, then asks for a code at sign-in and refuses a wrong one', async () => {
@@ -326,10 +334,10 @@ describe('client portal in the browser', () => {
     await page.getByRole('button', { name: 'Turn on two-factor' }).click();
     await page.getByRole('alert').getByText('that authenticator code is not valid').waitFor();
     await page.getByLabel('Code from the app').fill(await totp(secret));
-    await screenshot(page, 'client-portal-30-two-factor-setup-phone');
+    await shot(page, 'client-portal-30-two-factor-setup-phone');
     await page.getByRole('button', { name: 'Turn on two-factor' }).click();
     await page.getByTestId('two-factor-status').getByText('On:').waitFor();
-    await screenshot(page, 'client-portal-31-two-factor-on-phone');
+    await shot(page, 'client-portal-31-two-factor-on-phone');
 
     // Sign out, then in: the code is asked for; a wrong one is refused with the API's words.
     await page.getByRole('button', { name: 'Sign out' }).click();
@@ -342,11 +350,11 @@ describe('client portal in the browser', () => {
     await codeField.fill(await wrongCode(secret));
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('alert').getByText('that authenticator code is not valid').waitFor();
-    await screenshot(page, 'client-portal-32-two-factor-wrong-code-phone');
+    await shot(page, 'client-portal-32-two-factor-wrong-code-phone');
     t.clock.advance(30_000); // the confirmation's code was used once; the next one is fresh
     await codeField.fill(await totp(secret));
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await codeField.press('Enter'); // the form works from the keyboard
     await page.getByRole('heading', { name: 'Welcome, Theo Factor' }).waitFor();
-    await screenshot(page, 'client-portal-33-two-factor-signed-in-phone');
+    await shot(page, 'client-portal-33-two-factor-signed-in-phone');
   });
 });

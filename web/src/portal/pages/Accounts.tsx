@@ -39,16 +39,13 @@ function AccountList() {
 
 function AccountTable({ accounts }: { accounts: Account[] }) {
   return (
-    <Table.ScrollContainer minWidth={640}>
+    <Table.ScrollContainer minWidth={340}>
       <Table striped aria-label="Trading accounts">
         <Table.Thead>
           <Table.Tr>
             <Table.Th>Login</Table.Th>
-            <Table.Th>Account type</Table.Th>
-            <Table.Th>Server</Table.Th>
-            <Table.Th>Leverage</Table.Th>
+            <Table.Th>Account</Table.Th>
             <Table.Th>Status</Table.Th>
-            <Table.Th>Trading</Table.Th>
           </Table.Tr>
         </Table.Thead>
         <Table.Tbody>
@@ -60,19 +57,19 @@ function AccountTable({ accounts }: { accounts: Account[] }) {
                 </Anchor>
               </Table.Td>
               <Table.Td>
-                {a.productName} · {a.environment} · {a.currency}
+                <Text size="sm">
+                  {a.productName} · {a.environment} · {a.currency}
+                </Text>
+                <Text size="xs" c="dimmed">
+                  {a.serverCode} · leverage 1:{a.leverage}
+                </Text>
               </Table.Td>
-              <Table.Td>{a.serverCode}</Table.Td>
-              <Table.Td>1:{a.leverage}</Table.Td>
               <Table.Td>
                 <StatusBadge status={a.status} />
-                {a.failureReason ? (
-                  <Text size="xs" c="red">
-                    {a.failureReason}
-                  </Text>
-                ) : null}
+                <Text size="xs" c={a.failureReason ? 'red' : 'dimmed'}>
+                  {a.failureReason ?? `Trading: ${tradingWords(a)}`}
+                </Text>
               </Table.Td>
-              <Table.Td>{tradingWords(a)}</Table.Td>
             </Table.Tr>
           ))}
         </Table.Tbody>

@@ -54,30 +54,30 @@ export function DocumentsPage() {
         {!docs.data && docs.loading ? <Loading /> : null}
         {docs.data && docs.data.items.length === 0 ? <Empty>No document uploaded yet.</Empty> : null}
         {docs.data?.items.length ? (
-          <Table.ScrollContainer minWidth={560}>
+          <Table.ScrollContainer minWidth={340}>
             <Table striped aria-label="Your documents">
               <Table.Thead>
                 <Table.Tr>
                   <Table.Th>Document</Table.Th>
-                  <Table.Th>File</Table.Th>
-                  <Table.Th>Uploaded</Table.Th>
                   <Table.Th>Review</Table.Th>
                 </Table.Tr>
               </Table.Thead>
               <Table.Tbody>
                 {docs.data.items.map((d) => (
                   <Table.Tr key={d.id}>
-                    <Table.Td>{typeName.get(d.type) ?? d.type}</Table.Td>
                     <Table.Td>
-                      <Anchor href={`/api/portal/kyc/documents/${d.id}/file`} download={d.originalName}>
+                      <Text size="sm">{typeName.get(d.type) ?? d.type}</Text>
+                      <Anchor
+                        href={`/api/portal/kyc/documents/${d.id}/file`}
+                        download={d.originalName}
+                        size="sm"
+                        style={{ wordBreak: 'break-all' }}
+                      >
                         {d.originalName}
                       </Anchor>
                       <Text size="xs" c="dimmed">
-                        {Math.max(1, Math.round(d.sizeBytes / 1024))} KB
+                        {Math.max(1, Math.round(d.sizeBytes / 1024))} KB · uploaded <DateTime value={d.uploadedAt} />
                       </Text>
-                    </Table.Td>
-                    <Table.Td>
-                      <DateTime value={d.uploadedAt} />
                     </Table.Td>
                     <Table.Td>
                       <StatusBadge status={d.status} />

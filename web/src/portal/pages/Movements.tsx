@@ -1,5 +1,5 @@
 /** Every deposit, withdrawal, transfer, credit and adjustment, page by page; each one with its timeline in words. */
-import { Anchor, Button, Group, NativeSelect, SimpleGrid, Stack, Table } from '@mantine/core';
+import { Anchor, Button, Group, NativeSelect, SimpleGrid, Stack, Table, Text } from '@mantine/core';
 import { useCallback } from 'react';
 import { Link, Route, Routes, useParams, useSearchParams } from 'react-router';
 import { api } from '../../api.ts';
@@ -71,15 +71,13 @@ function MovementList() {
         {list.data && list.data.items.length === 0 ? <Empty>No money movements here yet.</Empty> : null}
         {list.data?.items.length ? (
           <>
-            <Table.ScrollContainer minWidth={620}>
+            <Table.ScrollContainer minWidth={340}>
               <Table striped aria-label="Money movements">
                 <Table.Thead>
                   <Table.Tr>
                     <Table.Th>What</Table.Th>
                     <Table.Th>Amount</Table.Th>
-                    <Table.Th>Account</Table.Th>
                     <Table.Th>Status</Table.Th>
-                    <Table.Th>Started</Table.Th>
                   </Table.Tr>
                 </Table.Thead>
                 <Table.Tbody>
@@ -89,17 +87,17 @@ function MovementList() {
                       <Table.Tr key={m.id}>
                         <Table.Td>
                           <MovementLink id={m.id}>{kindLabel[m.kind]}</MovementLink>
+                          <Text size="xs" c="dimmed">
+                            {a?.login ? `Account ${a.login} · ` : ''}
+                            <DateTime value={m.createdAt} />
+                          </Text>
                         </Table.Td>
                         <Table.Td>
                           {m.direction === 'out' ? '−' : '+'}
                           <Money minor={m.amountMinor} currency={m.currency} />
                         </Table.Td>
-                        <Table.Td>{a?.login ?? '—'}</Table.Td>
                         <Table.Td>
                           <StatusBadge status={m.status} />
-                        </Table.Td>
-                        <Table.Td>
-                          <DateTime value={m.createdAt} />
                         </Table.Td>
                       </Table.Tr>
                     );

@@ -54,7 +54,7 @@ export function OverviewPage() {
           {!accounts.data && accounts.loading ? <Loading /> : null}
           {accounts.data && accounts.data.items.length === 0 ? <Empty>No trading account yet.</Empty> : null}
           {accounts.data?.items.length ? (
-            <Table.ScrollContainer minWidth={360}>
+            <Table.ScrollContainer minWidth={300}>
               <Table>
                 <Table.Thead>
                   <Table.Tr>
@@ -99,22 +99,22 @@ export function OverviewPage() {
           <Empty>Nothing yet: your deposits, withdrawals and transfers will show here.</Empty>
         ) : null}
         {movements.data?.items.length ? (
-          <Table.ScrollContainer minWidth={420}>
-            <Table>
+          <Table.ScrollContainer minWidth={300}>
+            <Table aria-label="Recent money movements">
               <Table.Tbody>
                 {movements.data.items.map((m) => (
                   <Table.Tr key={m.id}>
                     <Table.Td>
                       <MovementLink id={m.id}>{kindLabel[m.kind]}</MovementLink>
+                      <Text size="xs" c="dimmed">
+                        <DateTime value={m.createdAt} />
+                      </Text>
                     </Table.Td>
                     <Table.Td>
                       <Money minor={m.amountMinor} currency={m.currency} />
                     </Table.Td>
                     <Table.Td>
                       <StatusBadge status={m.status} />
-                    </Table.Td>
-                    <Table.Td>
-                      <DateTime value={m.createdAt} />
                     </Table.Td>
                   </Table.Tr>
                 ))}
