@@ -18,6 +18,7 @@
  */
 import { createHmac, randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import pg from 'pg';
 import { startMt5Simulator } from '../sim/mt5/server.ts';
 import { createContext } from '../src/app/context.ts';
@@ -25,6 +26,7 @@ import { loadConfig } from '../src/config.ts';
 import { clients, moneyMovements, tradingAccounts } from '../src/db/schema.ts';
 import { buildApp } from '../src/http/app.ts';
 import { createLogger } from '../src/log.ts';
+import { verifyAuditChain } from '../src/modules/audit/service.ts';
 import { clientVisibleBalance } from '../src/modules/ledger/service.ts';
 import { ProductService } from '../src/modules/products/service.ts';
 import { OperationsEngine } from '../src/operations/engine.ts';
@@ -274,6 +276,11 @@ export default async function bench(): Promise<void> {
 
     // 1. The burst: every webhook POSTed, `senders` at a time, while the engine works.
     let next = 0;
+    const counter = (globalThis as { __benchQueryCounts?: () => { total: number } }).__benchQueryCounts;
+    const statementsBefore = counter?.().total ?? 0;
+    const loopDelay = monitorEventLoopDelay({ resolution: 5 });
+    loopDelay.enable();
+    const cpuBefore = process.cpuUsage();
     const t0 = Date.now();
     await Promise.all(
       Array.from({ length: senders }, async () => {
@@ -283,6 +290,10 @@ export default async function bench(): Promise<void> {
     const intakeSeconds = (Date.now() - t0) / 1000;
     const burst = await settle(0, deposits, t0 + 60_000);
     const seconds = (burst.last - t0) / 1000;
+    loopDelay.disable();
+    const cpu = process.cpuUsage(cpuBefore);
+    const burstWall = (Date.now() - t0) / 1000;
+    const statements = counter ? counter().total - statementsBefore : null;
     const latencies = await latenciesOf(0, deposits);
 
     // 2. A steady trickle well below capacity: the latency of the path itself, without a queue in front of it.
@@ -323,6 +334,7 @@ export default async function bench(): Promise<void> {
       if (server !== expected.get(a.id) || ledger !== server) mismatches++;
     }
 
+    const chain = await verifyAuditChain(ctx.database.db);
     const throughput = burst.posted / seconds;
     console.log(
       `setup: ${deposits} + ${steadyCount} deposits awaiting payment on ${accountCount} accounts (one client each); worker concurrency ${concurrency}, ${senders} webhooks in flight; app, engine and MT5 simulator in this one process`,
@@ -340,7 +352,10 @@ export default async function bench(): Promise<void> {
       `latency webhook receipt → posted, steady ${STEADY_PER_SECOND}/s for ${STEADY_SECONDS} s: p50 ${percentile(steadyLatencies, 50).toFixed(0)} ms, p99 ${percentile(steadyLatencies, 99).toFixed(0)} ms, max ${steadyLatencies.at(-1)?.toFixed(0)} ms (${steady.posted}/${steadyCount} posted)`,
     );
     console.log(
-      `checks: ${ops!.ok} balance operations succeeded, ${ops!.other} not, ${ops!.attempts} server attempts for ${total} deposits; ${accountCount - mismatches}/${accountCount} accounts with server = ledger = deposited${mismatches ? ' (MISMATCH)' : ''}`,
+      `this process during the burst: CPU ${(((cpu.user + cpu.system) / 1e6 / burstWall) * 100).toFixed(0)} % of one core, event-loop delay p50 ${(loopDelay.percentile(50) / 1e6).toFixed(1)} ms, p99 ${(loopDelay.percentile(99) / 1e6).toFixed(1)} ms${statements === null ? '' : `; ${(statements / deposits).toFixed(1)} round trips per deposit (node --import ./bench/support/count-queries.mjs)`}`,
+    );
+    console.log(
+      `checks: ${ops!.ok} balance operations succeeded, ${ops!.other} not, ${ops!.attempts} server attempts for ${total} deposits; ${accountCount - mismatches}/${accountCount} accounts with server = ledger = deposited${mismatches ? ' (MISMATCH)' : ''}; audit chain of ${chain.checked} events ${chain.ok ? 'verifies' : `BROKEN at ${chain.brokenAt?.id}`}`,
     );
   } finally {
     await engine?.stop().catch(() => {});

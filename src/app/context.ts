@@ -142,7 +142,7 @@ export async function createContext(
   const audit: AuditPort = {
     record: (tx, entry) => recordAudit(tx, entry, clock),
     hold: (tx) => deferAudits(tx, clock),
-    flush: (tx) => flushAudits(tx),
+    flush: (tx, options) => flushAudits(tx, options),
   };
   const accountHandlers = accountOperationHandlers({ clock, sealer, audit, groups: (code) => registry.groups(code) });
   const mailSmtp = config.mail.smtp;

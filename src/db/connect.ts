@@ -6,7 +6,8 @@ import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
-import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
+import { is } from 'drizzle-orm';
+import { drizzle as drizzlePg, NodePgDatabase, NodePgTransaction } from 'drizzle-orm/node-postgres';
 import { migrate as migratePg } from 'drizzle-orm/node-postgres/migrator';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
@@ -95,3 +96,27 @@ export async function connect(options: ConnectOptions): Promise<Database> {
 export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
 /** Anything that runs queries: the database itself or an open transaction. */
 export type Executor = Db | Tx;
+
+/**
+ * True when the executor talks to PostgreSQL over node-postgres: there, `execute(sql.raw(script))` of a script
+ * without parameters goes in one round trip (simple query protocol), several statements separated by `;`, each with
+ * its own snapshot, inside the caller's transaction (or one implicit transaction), and answers one result per
+ * statement. PGlite runs one statement per call.
+ */
+export function runsScripts(executor: Executor): boolean {
+  return is(executor, NodePgTransaction) || is(executor, NodePgDatabase);
+}
+
+/**
+ * True when `executor` is the outermost transaction of a node-postgres connection: a script run on it may end with
+ * `commit; begin`, committing the transaction's work in that same round trip (the transaction wrapper then commits
+ * the empty transaction the `begin` opened). A nested transaction (a savepoint) must never do that.
+ */
+export function commitsInScript(executor: Executor): boolean {
+  return is(executor, NodePgTransaction) && (executor as unknown as { nestedIndex: number }).nestedIndex === 0;
+}
+
+/** A value as an SQL literal for such a script: quotes and backslashes escaped (E'' when needed), null as NULL. */
+export function sqlLiteral(value: string | null): string {
+  return value === null ? 'null' : pg.escapeLiteral(value);
+}

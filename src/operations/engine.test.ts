@@ -276,6 +276,34 @@ describe('operations engine', () => {
     await expect(retryOperation(h.deps, queued.id, 'ops-1')).rejects.toThrow(/succeeded/);
   });
 
+  it('closes the attempt the claim opened when routing refuses before any call, with the routing error', async () => {
+    const queued = await h.database.db.transaction((tx) =>
+      enqueueOperation(tx, h.deps, {
+        kind: 'balance',
+        serverCode: 'mt5-nowhere',
+        login: 1234,
+        payload: { amount: 100, note: 'test' },
+      }),
+    );
+    await engine.drain();
+    const stuck = await op(h, queued.id);
+    expect(stuck.status).toBe('needs_review');
+    expect(stuck.lastError).toMatchObject({ name: 'RoutingError', code: 'server_unknown' });
+    const attempts = await attemptsOf(h, queued.id);
+    expect(attempts).toHaveLength(1);
+    expect(attempts[0]).toMatchObject({
+      action: 'post',
+      outcome: 'error',
+      serverText: 'no trading server "mt5-nowhere" is configured',
+      reply: {
+        sent: false,
+        error: { name: 'RoutingError', class: 'configuration', code: 'server_unknown' },
+      },
+    });
+    expect(attempts[0]!.outcome).not.toBe('started');
+    expect(attempts[0]!.durationMs).toBeGreaterThanOrEqual(0);
+  });
+
   it('cancels with a reason, tells the module, and refuses to cancel what may be on the server', async () => {
     const login = await newAccount(h);
     const queued = await deposit(h, login, 100, { handler: 'test.sink' });

@@ -328,6 +328,7 @@ export class OperationsEngine {
     const mayHaveBeenApplied = op.previousStatus === 'unknown' || op.previousStatus === 'in_flight';
     const attempts: AttemptRecord[] = [];
     let stage: 'setup' | 'verify' | 'post' = 'setup';
+    const started = performance.now();
     try {
       const platform: Platform = await this.deps.platforms.platform(op.serverCode);
       const ctx = this.context(op);
@@ -343,8 +344,32 @@ export class OperationsEngine {
       const result = await this.callWithLog(op, 'post', attempts, () => behaviour.execute(platform, ctx));
       await this.finish(op, 'succeeded', { result, attempts });
     } catch (err) {
+      if (stage === 'setup') this.closeUnsentAttempt(op, err, attempts, Math.round(performance.now() - started));
       await this.onFailure(op, err, stage, attempts);
     }
+  }
+
+  /**
+   * The claim wrote a `started` attempt row before anything was known to fail; when the call never left (routing
+   * refused, the server's secret unreadable, no connector), that row is closed with why, so the attempt log shows
+   * the reason rather than a call that seems to be still running.
+   */
+  private closeUnsentAttempt(op: ClaimedOperation, err: unknown, attempts: AttemptRecord[], durationMs: number): void {
+    if (op.startedAttemptId === undefined || attempts.length > 0) return;
+    const behaviour = kinds[op.kind];
+    const mayHaveBeenApplied = op.previousStatus === 'unknown' || op.previousStatus === 'in_flight';
+    const platformError = err instanceof PlatformError ? err : null;
+    attempts.push({
+      id: op.startedAttemptId,
+      // As the claim decided it (the same rule as `process`).
+      action: mayHaveBeenApplied && !behaviour.idempotent && behaviour.verify ? 'verify' : 'post',
+      outcome: platformError ? platformError.errorClass : 'error',
+      code: platformError?.code ?? null,
+      // As for an error after a call: the reason in words where the attempt log shows the server's text.
+      serverText: platformError ? platformError.serverText : ((err as Error)?.message ?? String(err)),
+      reply: { error: describe(err), sent: false },
+      durationMs,
+    });
   }
 
   private async onFailure(
@@ -519,7 +544,7 @@ export class OperationsEngine {
         await this.deps.alerts.resolve(tx, `operation:${op.id}`, 'system', 'the operation succeeded');
       }
       await this.afterEnd(tx, row, status);
-      // Last: the audit append holds the chain lock until commit.
+      // Last: the audit append holds the chain lock until commit (and commits with it, in one round trip).
       await this.deps.audit.record(tx, {
         actorType: 'server',
         actorId: op.serverCode,
@@ -530,7 +555,7 @@ export class OperationsEngine {
         after: { status, result: outcome.result ?? null, error: outcome.error ?? null, attempts: op.attempts },
         correlationId: op.reference,
       });
-      await this.deps.audit.flush?.(tx);
+      await this.deps.audit.flush?.(tx, { commit: true });
     });
     metrics.transitions.inc({ kind: op.kind, status });
   }

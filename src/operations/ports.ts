@@ -26,8 +26,11 @@ export interface AuditPort {
   record(tx: Executor, entry: AuditEntry): Promise<unknown>;
   /** Hold back this transaction's events until `flush` (so the chain lock is taken only at the end). */
   hold?(tx: Executor): void;
-  /** Append the held-back events; the last thing a transaction does before it commits. */
-  flush?(tx: Executor): Promise<void>;
+  /**
+   * Append the held-back events; the last thing a transaction does. With `commit`, it may also commit the
+   * transaction in the same round trip (answering true), after which the transaction must not be used again.
+   */
+  flush?(tx: Executor, options?: { commit?: boolean }): Promise<unknown>;
 }
 
 export interface AlertInput {

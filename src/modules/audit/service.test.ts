@@ -1,6 +1,8 @@
+import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/db.ts';
 import { ManualClock } from '../../clock.ts';
+import { auditEvents, installation } from '../../db/schema.ts';
 import { deferAudits, flushAudits, recordAudit, verifyAuditChain } from './service.ts';
 
 describe('audit trail', () => {
@@ -74,6 +76,104 @@ describe('audit trail', () => {
       ),
     );
     expect((await verifyAuditChain(database.db)).ok).toBe(true);
+  });
+
+  it('stores quotes, backslashes and any Unicode exactly as given (appends are sent as quoted literals)', async () => {
+    const tricky = {
+      text: 'O\'Brien said "no"; \\ C:\\path\\ \'); drop table audit_events; --',
+      unicode: 'naïve – 日本 – 🙂',
+      newline: 'a\nb\tc',
+    };
+    const event = await database.db.transaction((tx) =>
+      recordAudit(
+        tx,
+        {
+          actorType: 'client',
+          actorId: "o'brien\\",
+          action: 'note.added',
+          entityType: 'client',
+          entityId: "c-'1'",
+          after: tricky,
+          correlationId: '\\x27',
+        },
+        clock,
+      ),
+    );
+    const [row] = await database.db.select().from(auditEvents).where(eq(auditEvents.id, event!.id));
+    expect(row).toMatchObject({ actorId: "o'brien\\", entityId: "c-'1'", correlationId: '\\x27', after: tricky });
+    expect(event!.hash).toBe(row!.hash);
+    expect((await verifyAuditChain(database.db)).ok).toBe(true);
+  });
+
+  it('commits with the appends when asked, in the outermost transaction on PostgreSQL; the work commits with it', async () => {
+    const before = (await verifyAuditChain(database.db)).checked;
+    const committed = await database.db.transaction(async (tx) => {
+      deferAudits(tx, clock);
+      await tx.insert(installation).values({ key: 'audit-commit-test', value: 'kept' });
+      await recordAudit(tx, { actorType: 'system', action: 'flush.commit', entityType: 't', entityId: '1' }, clock);
+      return flushAudits(tx, { commit: true });
+    });
+    expect(committed).toBe(database.kind === 'postgres');
+    const kept = await database.db.select().from(installation).where(eq(installation.key, 'audit-commit-test'));
+    expect(kept.map((r) => r.value)).toEqual(['kept']);
+    expect((await verifyAuditChain(database.db)).checked).toBe(before + 1);
+
+    // A transaction that fails before its flush leaves neither its work nor its events.
+    await expect(
+      database.db.transaction(async (tx) => {
+        deferAudits(tx, clock);
+        await tx.insert(installation).values({ key: 'audit-commit-rolled-back', value: 'x' });
+        await recordAudit(tx, { actorType: 'system', action: 'flush.commit', entityType: 't', entityId: '2' }, clock);
+        throw new Error('refused');
+      }),
+    ).rejects.toThrow('refused');
+    expect(
+      await database.db.select().from(installation).where(eq(installation.key, 'audit-commit-rolled-back')),
+    ).toEqual([]);
+
+    // A nested transaction (a savepoint) only appends: the outer one still decides.
+    await expect(
+      database.db.transaction(async (tx) => {
+        await tx.transaction(async (inner) => {
+          deferAudits(inner, clock);
+          await recordAudit(
+            inner,
+            { actorType: 'system', action: 'flush.nested', entityType: 't', entityId: '3' },
+            clock,
+          );
+          expect(await flushAudits(inner, { commit: true })).toBe(false);
+        });
+        throw new Error('outer refused');
+      }),
+    ).rejects.toThrow('outer refused');
+    expect(await database.query("select 1 from audit_events where action = 'flush.nested'")).toEqual([]);
+
+    // Many writers committing with their appends at once: one chain, every event in it.
+    await Promise.all(
+      Array.from({ length: 24 }, (_, i) =>
+        database.db.transaction(async (tx) => {
+          deferAudits(tx, clock);
+          for (let k = 0; k < 3; k++) {
+            await recordAudit(
+              tx,
+              { actorType: 'system', action: 'flush.many', entityType: 't', entityId: `${i}.${k}` },
+              clock,
+            );
+          }
+          await flushAudits(tx, { commit: true });
+        }),
+      ),
+    );
+    const chain = await verifyAuditChain(database.db);
+    expect(chain).toEqual({ ok: true, checked: before + 1 + 72 });
+    // Each transaction's events are consecutive: the lock is held from the first append to the commit.
+    const order = await database.query<{ entity_id: string }>(
+      "select entity_id from audit_events where action = 'flush.many' order by id",
+    );
+    for (let j = 0; j < order.length; j += 3) {
+      const [i] = order[j]!.entity_id.split('.');
+      expect(order.slice(j, j + 3).map((r) => r.entity_id)).toEqual([`${i}.0`, `${i}.1`, `${i}.2`]);
+    }
   });
 
   it('refuses updates and deletes', async () => {

@@ -6,7 +6,7 @@
  */
 import { asc, gt, sql } from 'drizzle-orm';
 import { type Clock, systemClock } from '../../clock.ts';
-import type { Executor } from '../../db/connect.ts';
+import { commitsInScript, type Executor, sqlLiteral as literal, runsScripts } from '../../db/connect.ts';
 import { auditEvents } from '../../db/schema.ts';
 import type { AuditEntry } from '../../operations/ports.ts';
 import { eventHash, GENESIS_HASH, hashedContent } from './chain.ts';
@@ -38,24 +38,30 @@ export function deferAudits(tx: Executor, clock: Clock = systemClock): void {
   if (!deferred.has(tx)) deferred.set(tx, { entries: [], clock });
 }
 
-/** Appends the events held back by `deferAudits`, in the order they were recorded; call it last in the transaction. */
-export async function flushAudits(tx: Executor): Promise<void> {
+/**
+ * Appends the events held back by `deferAudits`, in the order they were recorded; call it last in the transaction.
+ *
+ * With `commit: true` it also commits the transaction, in the same round trip as the chain lock and the appends, when
+ * the transaction allows it (the outermost transaction of a PostgreSQL connection), and answers true: the lock, held
+ * until commit, is then never held while this process is busy with something else, which is what bounds how many
+ * audited transactions per second the whole system can commit. Nothing may use the transaction afterwards (what it
+ * ran would be outside the committed work); the transaction wrapper's own COMMIT then ends an empty transaction.
+ * Answers false when it only appended (PGlite, a nested transaction, nothing held): the wrapper commits as usual.
+ */
+export async function flushAudits(tx: Executor, options: { commit?: boolean } = {}): Promise<boolean> {
   const held = deferred.get(tx);
-  if (!held) return;
+  if (!held) return false;
   deferred.delete(tx);
-  if (held.entries.length === 0) return;
-  await tx.execute(sql`select pg_advisory_xact_lock(${CHAIN_LOCK})`);
-  for (const entry of held.entries) await appendLocked(tx, entry, held.clock);
+  if (held.entries.length === 0) return false;
+  const commit = options.commit === true && commitsInScript(tx);
+  await appendChained(tx, held.entries, held.clock, commit);
+  return commit;
 }
 
 /**
  * Appends one event. Call it with the transaction that makes the change, as late in it as possible: it takes a
  * transaction-scoped lock (held until commit) so concurrent writers extend the chain one at a time. In a
  * transaction under `deferAudits` the event is held back and appended by `flushAudits` (and null is returned).
- *
- * Two statements: the lock, then an INSERT … SELECT that reads the previous hash and computes the new one in the
- * database (sha256 over "<prev>\n<canonical JSON>", exactly what `eventHash` computes). The INSERT runs after the lock
- * is held, so under READ COMMITTED its snapshot sees the event the previous holder committed.
  */
 export async function recordAudit(
   tx: Executor,
@@ -68,15 +74,16 @@ export async function recordAudit(
     held.entries.push({ ...input, at: clock.now() } as AuditInput);
     return null;
   }
-  await tx.execute(sql`select pg_advisory_xact_lock(${CHAIN_LOCK})`);
-  return appendLocked(tx, input, clock);
+  const [event] = await appendChained(tx, [input], clock);
+  return event!;
 }
 
-async function appendLocked(tx: Executor, input: AuditInput, clock: Clock): Promise<AuditEvent> {
+type Fields = Omit<AuditEvent, 'id' | 'prevHash' | 'hash'>;
+
+function fieldsOf(input: AuditInput, clock: Clock): Fields {
   const recordedAt = (input as AuditInput & { at?: Date }).at ?? clock.now();
-  const at = new Date(Math.floor(recordedAt.getTime()));
-  const fields = {
-    at,
+  return {
+    at: new Date(Math.floor(recordedAt.getTime())),
     actorType: input.actorType,
     actorId: input.actorId ?? null,
     action: input.action,
@@ -86,17 +93,58 @@ async function appendLocked(tx: Executor, input: AuditInput, clock: Clock): Prom
     after: plain(input.after),
     correlationId: input.correlationId ?? null,
   };
-  const result = await tx.execute(sql`
-    insert into audit_events
+}
+
+/**
+ * The INSERT of one event: it reads the previous hash and computes the new one in the database (sha256 over
+ * "<prev>\n<canonical JSON>", exactly what `eventHash` computes). It must run after the chain lock is held, as a
+ * statement of its own: under READ COMMITTED its snapshot then sees the event the previous holder committed (and this
+ * transaction's own earlier appends). Values are literals so that several of these can go in one script.
+ */
+function insertStatement(fields: Fields): string {
+  return `insert into audit_events
       (at, actor_type, actor_id, action, entity_type, entity_id, before, after, correlation_id, prev_hash, hash)
-    select ${at.toISOString()}::timestamptz, ${fields.actorType}, ${fields.actorId}, ${fields.action}, ${fields.entityType},
-           ${fields.entityId}, ${JSON.stringify(fields.before)}::jsonb, ${JSON.stringify(fields.after)}::jsonb,
-           ${fields.correlationId}, prev.hash,
-           encode(sha256(convert_to(prev.hash || chr(10) || ${hashedContent(fields)}, 'UTF8')), 'hex')
-    from (select coalesce((select hash from audit_events order by id desc limit 1), ${GENESIS_HASH}) as hash) prev
-    returning id, prev_hash, hash`);
-  const row = (result as unknown as { rows: { id: number | string; prev_hash: string; hash: string }[] }).rows[0]!;
-  return { id: Number(row.id), ...fields, prevHash: row.prev_hash, hash: row.hash };
+    select ${literal(fields.at.toISOString())}::timestamptz, ${literal(fields.actorType)}, ${literal(fields.actorId)},
+           ${literal(fields.action)}, ${literal(fields.entityType)}, ${literal(fields.entityId)},
+           ${literal(JSON.stringify(fields.before))}::jsonb, ${literal(JSON.stringify(fields.after))}::jsonb,
+           ${literal(fields.correlationId)}, prev.hash,
+           encode(sha256(convert_to(prev.hash || chr(10) || ${literal(hashedContent(fields))}, 'UTF8')), 'hex')
+    from (select coalesce((select hash from audit_events order by id desc limit 1), '${GENESIS_HASH}') as hash) prev
+    returning id, prev_hash, hash`;
+}
+
+type AppendedRow = { id: number | string; prev_hash: string; hash: string };
+
+/**
+ * Takes the chain lock and appends the events, in order. The lock is held until commit, so the time from taking it
+ * to the end of the transaction bounds how many transactions per second can write audit events at all. On
+ * PostgreSQL the lock and every INSERT therefore go as one script in one round trip (simple query protocol: each
+ * statement still gets its own snapshot, and the script runs inside the caller's transaction); the holder then
+ * waits on this process only once, for its COMMIT, however many events it appends. PGlite has one connection and no
+ * such wait: the statements go one by one.
+ */
+async function appendChained(tx: Executor, inputs: AuditInput[], clock: Clock, commit = false): Promise<AuditEvent[]> {
+  const all = inputs.map((input) => fieldsOf(input, clock));
+  const lock = `select pg_advisory_xact_lock(${CHAIN_LOCK})`;
+  let rows: AppendedRow[];
+  if (runsScripts(tx)) {
+    const script = [lock, ...all.map(insertStatement), ...(commit ? ['commit', 'begin'] : [])].join(';\n');
+    const results = (await tx.execute(sql.raw(script))) as unknown as { rows: AppendedRow[] }[];
+    rows = results.slice(1, 1 + all.length).map((r) => r.rows[0]!);
+  } else {
+    await tx.execute(sql.raw(lock));
+    rows = [];
+    for (const fields of all) {
+      const result = (await tx.execute(sql.raw(insertStatement(fields)))) as unknown as { rows: AppendedRow[] };
+      rows.push(result.rows[0]!);
+    }
+  }
+  return all.map((fields, i) => ({
+    id: Number(rows[i]!.id),
+    ...fields,
+    prevHash: rows[i]!.prev_hash,
+    hash: rows[i]!.hash,
+  }));
 }
 
 export interface ChainReport {

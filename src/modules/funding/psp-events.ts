@@ -113,7 +113,8 @@ export async function receivePspWebhook(
       .update(pspEvents)
       .set({ movementId: movement.id, outcome: note ? 'applied' : 'ignored', note: note ?? 'already reflected' })
       .where(eq(pspEvents.id, stored.id));
-    await flushAudits(tx);
+    // Last: the chain lock, the appends and the commit go in one round trip; the transaction is not used after it.
+    await flushAudits(tx, { commit: true });
     return {
       outcome: note ? ('applied' as const) : ('ignored' as const),
       eventId: event.eventId,
