@@ -21,6 +21,7 @@ import { registerBackoffice } from './backoffice.ts';
 import { registerBackofficeAccounts } from './backoffice-accounts.ts';
 import { registerBackofficeClients } from './backoffice-clients.ts';
 import { registerCommissions } from './backoffice-commissions.ts';
+import { registerBackofficeDashboard } from './backoffice-dashboard.ts';
 import { registerBackofficeFunding } from './backoffice-funding.ts';
 import { registerBackofficeOps } from './backoffice-ops.ts';
 import { registerBackofficePartners } from './backoffice-partners.ts';
@@ -129,6 +130,7 @@ export async function buildApp(ctx: AppContext, options: AppOptions = {}): Promi
   registerBackofficeOps(app, { ctx });
   registerTradesRoutes(app, { ctx });
   registerBackofficeReconciliation(app, { ctx });
+  registerBackofficeDashboard(app, { ctx });
   registerBackoffice(app, {
     ctx,
     staff,
