@@ -24,6 +24,7 @@ import {
   requestWriteOff,
   retryBreak,
 } from '../modules/reconciliation/resolution.ts';
+import { staffNames } from './backoffice-ops.ts';
 import { staffSession } from './staff-auth.ts';
 
 const idParams = z.object({ id: z.uuid('must be an id') }).strict();
@@ -156,7 +157,16 @@ export function registerBackofficeReconciliation(root: FastifyInstance, deps: { 
             params: idParams,
           },
         },
-        async (request) => breakDetail(db, request.params.id),
+        async (request) => {
+          const detail = await breakDetail(db, request.params.id);
+          // The people in the trail by name (maker and checker are visible to whoever reads the break).
+          const names = await staffNames(db, [
+            detail.break.resolvedBy,
+            ...detail.events.map((e) => e.actorId),
+            ...detail.writeOffs.flatMap((w) => [w.requestedBy, w.decidedBy]),
+          ]);
+          return { ...detail, staffNames: Object.fromEntries(names) };
+        },
       );
       app.post(
         '/recon/breaks/:id/retry',
@@ -217,7 +227,14 @@ export function registerBackofficeReconciliation(root: FastifyInstance, deps: { 
             querystring: z.object(page).strict(),
           },
         },
-        async (request) => ({ items: await pendingWriteOffs(db, request.query.limit, request.query.offset) }),
+        async (request) => {
+          const items = await pendingWriteOffs(db, request.query.limit, request.query.offset);
+          const names = await staffNames(
+            db,
+            items.map((i) => i.writeOff.requestedBy),
+          );
+          return { items, staffNames: Object.fromEntries(names) };
+        },
       );
       app.get(
         '/recon/write-offs/:id',

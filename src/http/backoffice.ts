@@ -159,6 +159,17 @@ export function registerBackoffice(root: FastifyInstance, deps: BackofficeDeps):
         return { items: (await ctx.registry.list()).map((s) => ({ ...s, health: health.get(s.code) ?? null })) };
       });
       app.post(
+        '/servers/ping',
+        {
+          config: { permission: 'servers.read' },
+          schema: { tags, summary: 'Ping every enabled server now; answers the servers with their health' },
+        },
+        async () => {
+          const health = new Map((await ctx.registry.pingAll()).map((h) => [h.server, h]));
+          return { items: (await ctx.registry.list()).map((s) => ({ ...s, health: health.get(s.code) ?? null })) };
+        },
+      );
+      app.post(
         '/servers',
         { config: { permission: 'servers.manage' }, schema: { tags, body: serverInput } },
         async (request, reply) => {
@@ -361,7 +372,11 @@ export function registerBackoffice(root: FastifyInstance, deps: BackofficeDeps):
                 entityType: z.string().max(40).optional(),
                 entityId: z.string().max(80).optional(),
                 correlationId: z.string().max(80).optional(),
+                action: z.string().max(80).optional(),
                 after: z.coerce.number().int().min(0).default(0),
+                /** order=desc: newest first, the next page `before` the last id. */
+                order: z.enum(['asc', 'desc']).default('asc'),
+                before: z.coerce.number().int().min(1).optional(),
                 limit,
               })
               .strict(),
@@ -373,12 +388,14 @@ export function registerBackoffice(root: FastifyInstance, deps: BackofficeDeps):
           if (q.entityType) where.push(eq(auditEvents.entityType, q.entityType));
           if (q.entityId) where.push(eq(auditEvents.entityId, q.entityId));
           if (q.correlationId) where.push(eq(auditEvents.correlationId, q.correlationId));
+          if (q.action) where.push(eq(auditEvents.action, q.action));
           where.push(gt(auditEvents.id, q.after));
+          if (q.before !== undefined) where.push(lt(auditEvents.id, q.before));
           const items = await ctx.database.db
             .select()
             .from(auditEvents)
             .where(and(...where))
-            .orderBy(asc(auditEvents.id))
+            .orderBy(q.order === 'desc' ? desc(auditEvents.id) : asc(auditEvents.id))
             .limit(q.limit);
           return { items, next: items.length === q.limit ? items.at(-1)!.id : null };
         },
