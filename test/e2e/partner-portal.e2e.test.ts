@@ -9,12 +9,17 @@
  * and the partner sees it paid. Last, the portal at phone width. Screenshots at each step.
  */
 import { randomUUID } from 'node:crypto';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { eq, sql } from 'drizzle-orm';
+import type { FastifyInstance } from 'fastify';
 import { generate } from 'otplib';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clients } from '../../src/db/schema.ts';
+import { buildApp } from '../../src/http/app.ts';
 import { formatMoney } from '../../web/src/ui/money.ts';
 import { LIVE } from '../support/accounts-testbed.ts';
 import { type FundingTestbed, fundingTestbed } from '../support/funding-testbed.ts';
@@ -25,9 +30,35 @@ const FROM = '2020-01-01T00:00:00Z';
 const STAFF_PASSWORD = 'correct horse battery staple';
 const REFERRED = 27;
 
+/** Waits for what a screen shows (a loaded machine can take seconds to render it). */
+const poll = <T>(read: () => T | Promise<T>) => expect.poll(read, { timeout: 20_000, interval: 100 });
+
+/**
+ * A private copy of web/dist (whole: index.html and every asset it names), so that another test building the web
+ * application meanwhile cannot pull the files from under this one.
+ */
+async function snapshotWeb(): Promise<string> {
+  for (let attempt = 0; attempt < 40; attempt++) {
+    const dir = mkdtempSync(join(tmpdir(), 'bd-partner-web-'));
+    try {
+      cpSync(join(process.cwd(), 'web', 'dist'), dir, { recursive: true });
+      const html = readFileSync(join(dir, 'index.html'), 'utf8');
+      const assets = [...html.matchAll(/(?:src|href)="\/(assets\/[^"]+)"/g)].map((m) => m[1]!);
+      if (assets.length > 0 && assets.every((a) => existsSync(join(dir, a)))) return dir;
+    } catch {
+      // mid-build: try again
+    }
+    rmSync(dir, { recursive: true, force: true });
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error('web/dist is not built (or keeps changing)');
+}
+
 describe('partner portal and back-office partners in a browser', () => {
   let t: FundingTestbed;
   let browser: Browser;
+  let web: FastifyInstance;
+  let webRoot = '';
   let base = '';
   let pmCookie = '';
   const ib = { id: '', email: '', password: '', name: 'Nova Markets IB', masterName: 'Atlas Partners' };
@@ -88,7 +119,11 @@ describe('partner portal and back-office partners in a browser', () => {
 
   beforeAll(async () => {
     t = await fundingTestbed();
-    base = `http://127.0.0.1:${(t.app.server.address() as AddressInfo).port}`;
+    // The same backend, serving a private copy of the web application.
+    webRoot = await snapshotWeb();
+    web = await buildApp(t.ctx, { staff: t.staff, webRoot });
+    await web.listen({ host: '127.0.0.1', port: 0 });
+    base = `http://127.0.0.1:${(web.server.address() as AddressInfo).port}`;
     pmCookie = await t.staffCookie(['partner_manager']);
 
     // A master IB and its sub-IB, the sub-IB on a per-lot plan.
@@ -180,7 +215,9 @@ describe('partner portal and back-office partners in a browser', () => {
   });
   afterAll(async () => {
     await browser?.close();
+    await web?.close();
     await t?.close();
+    if (webRoot) rmSync(webRoot, { recursive: true, force: true });
   });
 
   it('a partner signs in, copies the referral link and pages through the referred clients', async () => {
@@ -192,7 +229,7 @@ describe('partner portal and back-office partners in a browser', () => {
     await page.getByLabel(/^Email/).fill(ib.email);
     await page.getByLabel(/^Password/).fill('not the password');
     await page.getByRole('button', { name: 'Sign in' }).click();
-    await expect.poll(() => page.getByRole('alert').textContent()).toMatch(/password/i);
+    await poll(() => page.getByRole('alert').textContent()).toMatch(/password/i);
     await screenshot(page, 'partner-portal-01-sign-in-error');
 
     await signInPartner(page);
@@ -200,20 +237,20 @@ describe('partner portal and back-office partners in a browser', () => {
       partner: { referralLink: string; referralCode: string };
     };
     expect(me.partner.referralLink).toMatch(new RegExp(`ref=${me.partner.referralCode}$`));
-    await expect.poll(() => page.getByTestId('referral-link').inputValue()).toBe(me.partner.referralLink);
+    await poll(() => page.getByTestId('referral-link').inputValue()).toBe(me.partner.referralLink);
     await page.getByRole('button', { name: 'Copy', exact: true }).click();
     await page.getByRole('button', { name: 'Copied' }).waitFor();
     expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(me.partner.referralLink);
-    await expect.poll(() => page.getByTestId('clients-count').textContent()).toBe(String(REFERRED));
-    await expect.poll(() => page.getByTestId('available-USD').textContent()).toBe(formatMoney(storedMinor, 'USD'));
+    await poll(() => page.getByTestId('clients-count').textContent()).toBe(String(REFERRED));
+    await poll(() => page.getByTestId('available-USD').textContent()).toBe(formatMoney(storedMinor, 'USD'));
     await screenshot(page, 'partner-portal-02-dashboard');
 
     await page.getByRole('link', { name: 'Referred clients', exact: true }).click();
-    await expect.poll(() => page.getByTestId('clients-total').textContent()).toBe(`${REFERRED} clients`);
+    await poll(() => page.getByTestId('clients-total').textContent()).toBe(`${REFERRED} clients`);
     const rows = page.getByTestId('clients-table').locator('tbody tr');
-    await expect.poll(() => rows.count()).toBe(25);
+    await poll(() => rows.count()).toBe(25);
     await page.getByRole('button', { name: 'Next' }).click();
-    await expect.poll(() => rows.count()).toBe(REFERRED - 25);
+    await poll(() => rows.count()).toBe(REFERRED - 25);
     await screenshot(page, 'partner-portal-03-referred-clients-page-2');
     // Contact details never reach the partner.
     expect(await page.getByTestId('clients-table').textContent()).not.toContain('@example.com');
@@ -226,15 +263,15 @@ describe('partner portal and back-office partners in a browser', () => {
     await page.getByRole('link', { name: 'Commission', exact: true }).click();
     await page.getByLabel('Period (UTC)').selectOption('last_3_months');
     const expected = formatMoney(storedMinor, 'USD');
-    await expect.poll(() => page.getByTestId('commission-total-USD').textContent()).toBe(expected);
-    await expect.poll(() => page.getByTestId('volume-direct').textContent()).toBe('1.5 lots');
+    await poll(() => page.getByTestId('commission-total-USD').textContent()).toBe(expected);
+    await poll(() => page.getByTestId('volume-direct').textContent()).toBe('1.5 lots');
     // The chart is drawn (one bar per day with commission) and its figures are in the table beside it.
-    await expect
-      .poll(() => page.getByTestId('chart-commission-USD').locator('.recharts-bar-rectangle path').count())
-      .toBeGreaterThan(0);
-    await expect.poll(() => page.getByTestId('buckets-table').textContent()).toContain(expected);
+    await poll(() =>
+      page.getByTestId('chart-commission-USD').locator('.recharts-bar-rectangle path').count(),
+    ).toBeGreaterThan(0);
+    await poll(() => page.getByTestId('buckets-table').textContent()).toContain(expected);
     const lines = page.getByTestId('lines-table');
-    await expect.poll(() => lines.locator('tbody tr').count()).toBe(3);
+    await poll(() => lines.locator('tbody tr').count()).toBe(3);
     expect(await lines.getByLabel('recomputed: equal').count()).toBe(3);
     expect(await lines.getByLabel('recomputed: differs').count()).toBe(0);
     expect(await lines.textContent()).toContain('0.4 lots × 5 USD/lot');
@@ -243,15 +280,15 @@ describe('partner portal and back-office partners in a browser', () => {
     await page.getByRole('link', { name: 'Statements', exact: true }).click();
     const month = new Date().toLocaleString('en-GB', { month: 'long', year: 'numeric', timeZone: 'UTC' });
     await page.getByRole('link', { name: `Open the statement for ${month}` }).click();
-    await expect.poll(() => page.getByTestId('statement-total-USD').textContent()).toBe(expected);
+    await poll(() => page.getByTestId('statement-total-USD').textContent()).toBe(expected);
     expect(await page.getByRole('table', { name: 'Commission by level and symbol group' }).textContent()).toMatch(
       /fx_majors.*metals/,
     );
     await screenshot(page, 'partner-portal-05-statement');
     await page.getByRole('link', { name: 'Printable view' }).click();
-    await expect
-      .poll(() => page.getByTestId('statement-check').textContent())
-      .toContain('Every line recomputed from its own figures gives its amount');
+    await poll(() => page.getByTestId('statement-check').textContent()).toContain(
+      'Every line recomputed from its own figures gives its amount',
+    );
     expect(await page.getByTestId('statement-check').textContent()).toContain(expected);
     expect(await page.getByRole('navigation').count()).toBe(0);
     await screenshot(page, 'partner-portal-06-statement-printable');
@@ -266,13 +303,13 @@ describe('partner portal and back-office partners in a browser', () => {
     // More than is owed: the API's words.
     await form.getByLabel('Amount').fill('10.01');
     await form.getByRole('button', { name: 'Request payout' }).click();
-    await expect.poll(() => form.getByRole('alert').textContent()).toContain('can be paid out now');
+    await poll(() => form.getByRole('alert').textContent()).toContain('can be paid out now');
     await form.getByLabel('Amount').fill('6.00');
     expect(await form.getByLabel('Trading account', { exact: true }).inputValue()).toBe(own.serverLoginId);
     await form.getByRole('button', { name: 'Request payout' }).click();
     const status = partner.page.getByTestId('payouts-table').getByTestId('payout-status');
-    await expect.poll(() => status.first().textContent()).toBe('requested');
-    await expect.poll(() => partner.page.getByTestId('available-USD').textContent()).toBe(formatMoney(400, 'USD'));
+    await poll(() => status.first().textContent()).toBe('requested');
+    await poll(() => partner.page.getByTestId('available-USD').textContent()).toBe(formatMoney(400, 'USD'));
     payoutId = (await partner.page
       .getByTestId('payouts-table')
       .locator('tbody tr')
@@ -286,22 +323,20 @@ describe('partner portal and back-office partners in a browser', () => {
     await pm.page.getByRole('link', { name: 'Partners', exact: true }).click();
     await pm.page.getByLabel('Search').fill('Nova');
     await pm.page.getByRole('link', { name: ib.name, exact: true }).click();
-    await expect.poll(() => pm.page.getByTestId('ib-tree').textContent()).toContain(ib.masterName);
+    await poll(() => pm.page.getByTestId('ib-tree').textContent()).toContain(ib.masterName);
     await screenshot(pm.page, 'partner-portal-08-backoffice-partner');
     await pm.page.getByRole('tab', { name: 'Commission' }).click();
     await pm.page.getByRole('button', { name: 'Recompute and compare' }).click();
-    await expect
-      .poll(() => pm.page.getByTestId('recompute-result').textContent())
-      .toContain('Equal to the stored lines');
+    await poll(() => pm.page.getByTestId('recompute-result').textContent()).toContain('Equal to the stored lines');
     await screenshot(pm.page, 'partner-portal-09-backoffice-recompute');
     await pm.page.getByRole('tab', { name: 'Payouts' }).click();
     const pmRow = pm.page.locator(`tr[data-payout-id="${payoutId}"]`);
-    await expect.poll(() => pmRow.getByTestId('payout-status').textContent()).toBe('requested');
+    await poll(() => pmRow.getByTestId('payout-status').textContent()).toBe('requested');
     expect(await pmRow.getByRole('button', { name: 'Approve' }).count()).toBe(0);
     await pm.page.getByRole('tab', { name: 'Server logins' }).click();
-    await expect
-      .poll(() => pm.page.getByRole('table', { name: 'Server logins' }).textContent())
-      .toContain(`${own.login}to its trading account`);
+    await poll(() => pm.page.getByRole('table', { name: 'Server logins' }).textContent()).toContain(
+      `${own.login}to its trading account`,
+    );
 
     // A new version of the plan from the rules editor: a bad rate is refused with the API's words, then saved.
     await pm.page.getByRole('link', { name: 'Commission plans', exact: true }).click();
@@ -312,7 +347,7 @@ describe('partner portal and back-office partners in a browser', () => {
     expect(await metals.inputValue()).toBe('10');
     await metals.fill('twelve');
     await version.getByRole('button', { name: 'Save version' }).click();
-    await expect.poll(() => version.getByRole('alert').textContent()).toContain('a non-negative decimal');
+    await poll(() => version.getByRole('alert').textContent()).toContain('a non-negative decimal');
     await metals.fill('12');
     await version.getByRole('button', { name: 'Save version' }).click();
     await pm.page.getByTestId('plan-version-2').waitFor();
@@ -332,7 +367,7 @@ describe('partner portal and back-office partners in a browser', () => {
     await signInStaff(finance.page, 'finance');
     await finance.page.goto('/backoffice/partners/payouts');
     const row = finance.page.locator(`tr[data-payout-id="${payoutId}"]`);
-    await expect.poll(() => row.textContent()).toContain(ib.name);
+    await poll(() => row.textContent()).toContain(ib.name);
     await screenshot(finance.page, 'partner-portal-10b-backoffice-payout-queue');
     await row.getByRole('button', { name: 'Approve' }).click();
     const dialog = finance.page.getByRole('dialog', { name: 'Approve the payout' });
@@ -343,14 +378,78 @@ describe('partner portal and back-office partners in a browser', () => {
     const after = Number((await t.simAccount(t.live, own.login)).account.Balance);
     expect(Math.round((after - before) * 100)).toBe(600);
     await finance.page.getByLabel('Status').selectOption('paid');
-    await expect.poll(() => row.getByTestId('payout-status').textContent()).toBe('paid');
+    await poll(() => row.getByTestId('payout-status').textContent()).toBe('paid');
     await screenshot(finance.page, 'partner-portal-11-backoffice-payout-paid');
     await finance.context.close();
 
     await partner.page.getByRole('button', { name: 'Refresh' }).click();
-    await expect.poll(() => status.first().textContent()).toBe('paid');
+    await poll(() => status.first().textContent()).toBe('paid');
     await screenshot(partner.page, 'partner-portal-12-payout-paid');
     await partner.context.close();
+  });
+
+  it('a partner manager onboards a sub-IB (plan, linked server login); it signs in and changes its password', async () => {
+    const { login: ownLogin } = await t.openAccount(await t.addClient({ kycStatus: 'approved' }));
+    const pm = await newPage(browser, { baseURL: base });
+    await signInStaff(pm.page, 'partner_manager');
+    await pm.page.goto('/backoffice/partners');
+    await pm.page.getByRole('button', { name: 'New partner' }).click();
+    const dialog = pm.page.getByRole('dialog', { name: 'New partner' });
+    const email = `zen-${randomUUID().slice(0, 6)}@ib.example`;
+    await dialog.getByLabel(/^Email/).fill(email);
+    await dialog.getByLabel(/^Name/).fill('Zen Sub IB');
+    await dialog.getByLabel('Master IB (optional)').fill('Nova');
+    await pm.page.getByRole('option', { name: new RegExp(ib.name) }).click();
+    await dialog.getByRole('button', { name: 'Create partner' }).click();
+    const created = pm.page.getByRole('dialog', { name: 'Partner created' });
+    const password = (await created.getByTestId('initial-password').textContent())!.trim();
+    expect(password.length).toBeGreaterThanOrEqual(10);
+    await screenshot(pm.page, 'partner-portal-15-backoffice-partner-created');
+    await created.getByRole('button', { name: 'Open the partner' }).click();
+    await poll(() => pm.page.getByTestId('ib-tree').textContent()).toContain(`Master IB${ib.name}`);
+
+    await pm.page.getByRole('tab', { name: 'Plan' }).click();
+    const assign = pm.page.getByRole('form', { name: 'Put the partner on a plan' });
+    await assign.getByLabel(/^Reason/).fill('onboarding');
+    await assign.getByRole('button', { name: 'Save' }).click();
+    await poll(() => pm.page.getByRole('table', { name: 'Plan assignments' }).textContent()).toContain(
+      'e2e-per-lotonboarding',
+    );
+
+    await pm.page.getByRole('tab', { name: 'Server logins' }).click();
+    const add = pm.page.getByRole('form', { name: 'Add a server login' });
+    await add.getByLabel(/^Server code/).fill(LIVE);
+    await add.getByLabel(/^Login/).fill('99999999');
+    await add.getByRole('button', { name: 'Find the trading account' }).click();
+    await poll(() => add.getByRole('status').textContent()).toContain('no trading account in the CRM');
+    await add.getByLabel(/^Login/).fill(String(ownLogin));
+    await add.getByRole('button', { name: 'Find the trading account' }).click();
+    await add.getByLabel('Link it: payouts to this login go to this trading account').waitFor();
+    await add.getByRole('button', { name: 'Add login' }).click();
+    await poll(() => pm.page.getByRole('table', { name: 'Server logins' }).textContent()).toContain(
+      `${ownLogin}to its trading account`,
+    );
+    await screenshot(pm.page, 'partner-portal-16-backoffice-server-login');
+    await pm.context.close();
+
+    const { context, page } = await newPage(browser, { baseURL: base });
+    await page.goto('/partner');
+    await page.getByLabel(/^Email/).fill(email);
+    await page.getByLabel(/^Password/).fill(password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Welcome, Zen Sub IB' }).waitFor();
+    await page.getByRole('link', { name: 'Password', exact: true }).click();
+    await page.getByLabel(/^Current password/).fill(password);
+    await page.getByLabel(/^New password \*/).fill('a brand new password');
+    await page.getByLabel(/^New password again/).fill('a brand new password');
+    await page.getByRole('button', { name: 'Change password' }).click();
+    await page.getByText('Your other sessions were signed out.').waitFor();
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByLabel(/^Email/).fill(email);
+    await page.getByLabel(/^Password/).fill('a brand new password');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Welcome, Zen Sub IB' }).waitFor();
+    await context.close();
   });
 
   it('works at phone width: the navigation folds, nothing overflows', async () => {
@@ -364,14 +463,12 @@ describe('partner portal and back-office partners in a browser', () => {
       const box = await nav.boundingBox();
       return box ? box.x + box.width : 0;
     };
-    await expect.poll(navRight).toBeLessThanOrEqual(1);
+    await poll(navRight).toBeLessThanOrEqual(1);
     await screenshot(page, 'partner-portal-13-phone-dashboard');
     await page.getByRole('button', { name: 'Toggle navigation' }).click();
-    await expect.poll(navRight).toBeGreaterThan(100);
+    await poll(navRight).toBeGreaterThan(100);
     await nav.getByRole('link', { name: 'Payouts', exact: true }).click();
-    await expect
-      .poll(() => page.getByTestId('payouts-table').getByTestId('payout-status').first().textContent())
-      .toBe('paid');
+    await poll(() => page.getByTestId('payouts-table').getByTestId('payout-status').first().textContent()).toBe('paid');
     expect(await overflow()).toBeLessThanOrEqual(0);
     await screenshot(page, 'partner-portal-14-phone-payouts');
     await context.close();
