@@ -7,8 +7,11 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { AppContext } from '../app/context.ts';
+import { AccountError } from '../modules/accounts/errors.ts';
+import { isPlatformError } from '../platforms/errors.ts';
 import { accountService, productService } from './backoffice-accounts.ts';
 import { clientSession } from './client-auth.ts';
+import { HttpError } from './errors.ts';
 
 const idParams = z.object({ id: z.uuid('must be an id') }).strict();
 const leverage = z.number().int().min(1).max(10_000);
@@ -44,6 +47,45 @@ export function registerPortalAccounts(root: FastifyInstance, deps: { ctx: AppCo
       }));
       app.get('/accounts/:id', { config: { client: true }, schema: { tags, params: idParams } }, async (request) =>
         accounts.get(request.params.id, clientSession(request).clientId),
+      );
+      app.get(
+        '/accounts/:id/balance',
+        {
+          config: { client: true },
+          schema: {
+            tags,
+            summary: 'Balance, credit, equity and free margin as the trading server has them now',
+            params: idParams,
+          },
+        },
+        async (request, reply) => {
+          const { account } = await accounts.get(request.params.id, clientSession(request).clientId);
+          if (account.status !== 'open' || account.login === null) {
+            throw new AccountError('ACCOUNT_NOT_OPEN', 409, 'this account is not open on its trading server yet');
+          }
+          const login = account.login;
+          const state = await deps.ctx.registry
+            .platform(account.serverCode)
+            .then((platform) => platform.getAccount(login))
+            .catch((err: unknown) => {
+              if (!isPlatformError(err)) throw err;
+              throw new HttpError(
+                503,
+                'SERVER_UNAVAILABLE',
+                'the trading server cannot be reached right now; your balance shows again in a moment',
+              );
+            });
+          reply.header('cache-control', 'no-store');
+          return {
+            currency: account.currency,
+            balanceMinor: state.balance,
+            creditMinor: state.credit,
+            equityMinor: state.equity,
+            freeMarginMinor: state.freeMargin,
+            marginLevel: state.marginLevel,
+            at: deps.ctx.clock.now(),
+          };
+        },
       );
       app.post(
         '/accounts',

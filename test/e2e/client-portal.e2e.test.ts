@@ -264,11 +264,16 @@ describe('client portal in the browser', () => {
     const balanceAfter = Number((await t.simAccount(t.live, login)).account.Balance);
     expect(Math.round((balanceAfter - balanceBefore) * 100)).toBe(25_000);
 
-    // And the movement list shows it, posted.
+    // The portal shows the server's balance on the account, and the movement list shows the deposit, posted.
+    await page.goto(`/accounts/${account!.id}`);
+    const balance = page.getByTestId('account-balance');
+    await balance.getByText('Balance').waitFor();
+    expect(await balance.textContent()).toContain(`Balance${(balanceAfter).toFixed(2)} USD`);
+    await shot(page, 'client-portal-13-account-balance-phone');
     await page.goto('/movements');
     const row = page.getByRole('table', { name: 'Money movements' }).getByRole('row').filter({ hasText: 'Deposit' });
     await row.getByText('posted').waitFor();
-    await shot(page, 'client-portal-13-movements-phone');
+    await shot(page, 'client-portal-14-movements-phone');
   });
 
   it("shows the API's own message when a withdrawal is above the free margin", async () => {

@@ -1,8 +1,20 @@
 /** Pieces the portal screens share: the frame of the signed-out pages, account pickers, a movement's timeline. */
-import { Anchor, Badge, Center, Group, NativeSelect, Paper, Stack, Text, Timeline, Title } from '@mantine/core';
+import {
+  Anchor,
+  Badge,
+  Center,
+  Group,
+  NativeSelect,
+  Paper,
+  SimpleGrid,
+  Stack,
+  Text,
+  Timeline,
+  Title,
+} from '@mantine/core';
 import { type ReactNode, useEffect, useMemo } from 'react';
 import { Link } from 'react-router';
-import { DateTime, Money, StatusBadge } from '../ui/components.tsx';
+import { DateTime, ErrorAlert, Loading, Money, StatusBadge } from '../ui/components.tsx';
 import { useApi } from '../ui/useApi.ts';
 import { type Account, accountLabel, kindLabel, type MovementDetail, type TimelineEntry } from './types.ts';
 
@@ -162,6 +174,44 @@ export function MovementLink({ id, children }: { id: string; children: ReactNode
     <Anchor component={Link} to={`/movements/${id}`}>
       {children}
     </Anchor>
+  );
+}
+
+export interface AccountBalance {
+  currency: string;
+  balanceMinor: number;
+  creditMinor: number;
+  equityMinor: number;
+  freeMarginMinor: number;
+  marginLevel: number | null;
+  at: string;
+}
+
+/** Balance, equity and free margin of an open account, read from its trading server now. */
+export function BalanceFacts({ accountId }: { accountId: string }) {
+  const state = useApi<AccountBalance>(`/api/portal/accounts/${accountId}/balance`);
+  if (state.error) return <ErrorAlert error={state.error} onRetry={state.reload} />;
+  if (!state.data) return <Loading label="Asking the trading server…" />;
+  const b = state.data;
+  const facts: [string, number][] = [
+    ['Balance', b.balanceMinor],
+    ['Equity', b.equityMinor],
+    ['Free margin', b.freeMarginMinor],
+    ['Bonus credit', b.creditMinor],
+  ];
+  return (
+    <SimpleGrid cols={{ base: 2, md: 4 }} data-testid="account-balance">
+      {facts.map(([label, minor]) => (
+        <div key={label}>
+          <Text size="xs" c="dimmed">
+            {label}
+          </Text>
+          <Text fw={600}>
+            <Money minor={minor} currency={b.currency} />
+          </Text>
+        </div>
+      ))}
+    </SimpleGrid>
   );
 }
 

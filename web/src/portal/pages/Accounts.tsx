@@ -8,7 +8,7 @@ import { Link, Route, Routes, useParams } from 'react-router';
 import { api } from '../../api.ts';
 import { DateTime, Empty, ErrorAlert, Loading, PageTitle, StatusBadge } from '../../ui/components.tsx';
 import { useAction, useApi } from '../../ui/useApi.ts';
-import { Section, useAccounts } from '../components.tsx';
+import { BalanceFacts, Section, useAccounts } from '../components.tsx';
 import type { Account, OperationSummary, Product } from '../types.ts';
 import { HistoryTable } from './History.tsx';
 
@@ -226,7 +226,7 @@ function AccountDetail() {
         Account {a.login ?? '(being opened)'}
       </PageTitle>
       <Section title="Details" actions={<StatusBadge status={a.status} />}>
-        <SimpleGrid cols={{ base: 1, xs: 2, md: 4 }}>
+        <SimpleGrid cols={{ base: 2, md: 4 }}>
           <Fact label="Account type">
             {a.productName} ({a.environment})
           </Fact>
@@ -252,6 +252,18 @@ function AccountDetail() {
           </Group>
         ) : null}
       </Section>
+      {a.status === 'open' ? (
+        <Section
+          title="Money on the account"
+          actions={
+            <Text size="xs" c="dimmed">
+              as the trading server has it now
+            </Text>
+          }
+        >
+          <BalanceFacts accountId={a.id} />
+        </Section>
+      ) : null}
       {a.status === 'open' ? (
         <SimpleGrid cols={{ base: 1, md: 2 }}>
           <LeverageChange account={a} onChanged={state.reload} />

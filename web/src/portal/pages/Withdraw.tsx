@@ -6,7 +6,7 @@ import { api } from '../../api.ts';
 import { ErrorAlert, Loading, PageTitle } from '../../ui/components.tsx';
 import { parseMoney } from '../../ui/money.ts';
 import { useAction } from '../../ui/useApi.ts';
-import { AccountSelect, Section, useAccounts } from '../components.tsx';
+import { AccountSelect, BalanceFacts, Section, useAccounts } from '../components.tsx';
 import type { Movement } from '../types.ts';
 
 type Destination = { type: 'card'; last4: string } | { type: 'bank_account'; iban: string };
@@ -60,6 +60,7 @@ export function WithdrawPage() {
                 value={accountId}
                 onChange={setAccountId}
               />
+              {account ? <BalanceFacts key={account.id} accountId={account.id} /> : null}
               <TextInput
                 label={`Amount${account ? ` (${account.currency})` : ''}`}
                 description="At most your free margin; bonus credit cannot be withdrawn."
