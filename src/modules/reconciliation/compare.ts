@@ -20,6 +20,12 @@ export interface CompareScope {
   horizonStart: Date;
   /** Live servers whose history can be compared, each with its own cut-off (≤ C). */
   servers: { serverCode: string; cutoffAt: Date }[];
+  /**
+   * Up to when each live server's history is known complete (its cursor after the run's history pass). An account's
+   * balance is compared only when its server's history reaches the moment the balance was read: the trading result
+   * of deals the CRM has not synced yet is in the balance and not in the expected figure.
+   */
+  histories: { serverCode: string; syncedTo: Date | null }[];
   /** The PSP whose lines the run fetched; null when none was fetched (not configured or unavailable). */
   psp: string | null;
   /** Where the run's PSP lines start (a while before the horizon). */
@@ -96,19 +102,38 @@ function serverSide(scope: CompareScope): SQL {
     from trade_records r join srv s on s.server_code = r.server_code
     where r.record_type = 'balance' and r.time >= (select since from bound) and r.time < s.cutoff_at
   ),
+  j as (
+    select r.id as r_id, r.time as r_time, r.amount_minor as r_amount, r.login as r_login,
+      coalesce(r.server_code, o.server_code) as server_code, o.expected,
+      coalesce(o.id, late.id) as op_id, coalesce(o.status, late.status) as op_status,
+      coalesce(o.finished_at, late.finished_at) as op_finished, coalesce(o.amount, late.amount) as op_amount,
+      coalesce(o.login, late.login) as op_login, coalesce(o.currency, late.currency) as op_currency
+    from o full join r on r.server_code = o.server_code and r.reference = o.reference
+    -- A record carrying the reference of an operation older than the operations read (a copy a dealer made days
+    -- later): the operation is found by its reference (unique), so the record is judged against it rather than
+    -- taken for an unknown reference.
+    left join lateral (
+      select lo.id, lo.status, lo.finished_at, (lo.payload->>'amount')::bigint as amount, lo.login,
+        lo.payload->>'currency' as currency
+      from operations lo
+      where o.id is null and r.reference is not null and lo.reference = r.reference
+        and lo.server_code = r.server_code and lo.kind in ('balance', 'credit')
+      offset 0
+    ) late on true
+  ),
   found as materialized (
     select * from (
-      select o.id as op_id, r.id as r_id, ta.id as ta_id,
+      select j.op_id, j.r_id, ta.id as ta_id,
         case
-          when r.id is null then case when o.expected then 'missing_on_server' end
-          when r.time < ${H} then null
-          when o.id is null or o.status <> 'succeeded' or o.finished_at >= ${C} then 'server_not_in_crm'
-          when r.amount_minor <> o.amount or r.login <> o.login or coalesce(o.currency, ta.currency) <> ta.currency
+          when j.r_id is null then case when j.expected then 'missing_on_server' end
+          when j.r_time < ${H} then null
+          when j.op_id is null or j.op_status <> 'succeeded' or j.op_finished >= ${C} then 'server_not_in_crm'
+          when j.r_amount <> j.op_amount or j.r_login <> j.op_login
+            or coalesce(j.op_currency, ta.currency) <> ta.currency
             then 'amount_mismatch'
         end as finding
-      from o full join r on r.server_code = o.server_code and r.reference = o.reference
-      left join trading_accounts ta on ta.server_code = coalesce(r.server_code, o.server_code)
-        and ta.login = coalesce(r.login, o.login)
+      from j
+      left join trading_accounts ta on ta.server_code = j.server_code and ta.login = coalesce(j.r_login, j.op_login)
     ) classified
     where finding is not null
   ),
@@ -403,14 +428,26 @@ function pspDuplicates(scope: CompareScope): SQL {
 }
 
 /**
- * Marks snapshot rows that cannot be compared: a money operation on the account was in motion while it was read (the
- * server may have applied what the ledger books only later), or the run's own sync then booked a change the dealer
- * made after the account was read (the ledger has it, the balance read does not).
+ * Marks snapshot rows that cannot be compared: the server's history is not synced up to when the account was read
+ * (its latest deals and records are in the balance but not in the CRM: a failed or skipped history pass, a server
+ * never synced); a money operation on the account was in motion while it was read (the server may have applied what
+ * the ledger books only later); or the run's own sync then booked a change the dealer made after the account was
+ * read (the ledger has it, the balance read does not).
  */
 function skipAccountsInMotion(scope: CompareScope): SQL {
-  return sql`update recon_account_balances b set skipped_reason = 'the account was changing while it was read'
+  const histories = JSON.stringify(
+    scope.histories.map((h) => ({ server_code: h.serverCode, synced_to: h.syncedTo?.toISOString() ?? null })),
+  );
+  const unsynced = sql`not exists (select 1 from hist h where h.server_code = b.server_code and h.synced_to >= b.read_at)`;
+  return sql`with hist as (
+    select * from jsonb_to_recordset(${histories}::jsonb) as h(server_code text, synced_to timestamptz)
+  )
+  update recon_account_balances b set skipped_reason = case
+      when ${unsynced} then 'the server''s trade history is not synced up to when the balance was read'
+      else 'the account was changing while it was read' end
   where b.run_id = ${scope.runId}::uuid and b.skipped_reason is null
-    and (exists (select 1 from operations o where o.server_code = b.server_code and o.login = b.login
+    and (${unsynced}
+      or exists (select 1 from operations o where o.server_code = b.server_code and o.login = b.login
           and o.kind in ('balance', 'credit')
           and (o.status in ('in_flight', 'unknown') or o.finished_at >= ${ts(scope.snapshotStartedAt ?? scope.now)}))
       or exists (select 1 from external_changes x where x.server_code = b.server_code and x.login = b.login
@@ -521,15 +558,41 @@ export interface MergeResult {
 /**
  * Folds the run's observations into `recon_breaks`: a new key opens a break; a known one is continued (its latest
  * figures and links updated, when this run's cut-off is not older than the last sighting); one that had cleared by
- * itself opens again (a break resolved by staff stays resolved). Then every open break this run could have seen but
- * did not is cleared. Each opening, reopening and clearing is a break event.
+ * itself opens again. A break resolved by staff stays resolved while runs see it with the figures its resolution
+ * settled (a written-off duplicate still on the server), and opens again when a run sees other figures under the
+ * same key (another copy; an account drifting again after its drift was written off). Then every open break this run
+ * could have seen but did not is cleared. Each opening, reopening and clearing is a break event.
  */
 export async function mergeBreaks(tx: Executor, scope: CompareScope, businessDate: string): Promise<MergeResult> {
   const run = sql`${scope.runId}::uuid`;
   const now = ts(scope.now);
   const C = ts(scope.cutoffAt);
+  // A break cleared by an earlier run and seen again, or resolved by staff and seen with new figures, opens again.
+  const reopens = sql`((recon_breaks.resolution = 'cleared'
+      and excluded.last_seen_cutoff >= (select r.cutoff_at from recon_runs r where r.id = recon_breaks.resolved_by_run_id))
+    or recon_breaks.key in (select key from staff_reopen))`;
   const upsert = await tx.execute(sql`with prior as (
-    select b.key, b.status from recon_breaks b join recon_run_breaks rb on rb.break_key = b.key and rb.run_id = ${run}
+    select b.key, b.status, b.resolution
+    from recon_breaks b join recon_run_breaks rb on rb.break_key = b.key and rb.run_id = ${run}
+  ),
+  staff_reopen as (
+    -- Resolved by staff, seen again by a run not older than the last sighting, with figures other than those the
+    -- resolution settled (a third copy of a written-off duplicate, an account drifting again after its drift was
+    -- written off): a new mismatch under the same key, which must not hide behind the old resolution.
+    select b.key
+    from recon_breaks b
+    join recon_run_breaks rb on rb.break_key = b.key and rb.run_id = ${run}
+    left join lateral (
+      select e.details->'settled' as settled from recon_break_events e
+      where e.break_id = b.id and e.action in ('written_off', 'external_change_linked')
+      order by e.id desc limit 1
+    ) s on true
+    where b.status = 'resolved' and b.resolution in ('written_off', 'linked_external_change')
+      and ${C} >= b.last_seen_cutoff
+      and (b.side <> 'account' or (rb.details->>'readAt')::timestamptz > b.resolved_at)
+      and (rb.difference_minor is distinct from coalesce((s.settled->>'differenceMinor')::bigint, b.difference_minor)
+        or (b.side = 'account' and (rb.details->>'creditDifference')::bigint is distinct from
+          coalesce((s.settled->>'creditDifferenceMinor')::bigint, (b.details->>'creditDifference')::bigint)))
   ),
   up as (
     insert into recon_breaks (key, class, side, status, server_code, login, trading_account_id, client_id, movement_id,
@@ -568,15 +631,12 @@ export async function mergeBreaks(tx: Executor, scope: CompareScope, businessDat
         then excluded.difference_minor else recon_breaks.difference_minor end,
       details = case when excluded.last_seen_cutoff >= recon_breaks.last_seen_cutoff
         then excluded.details else recon_breaks.details end,
-      status = case when recon_breaks.resolution = 'cleared'
-          and excluded.last_seen_cutoff >= (select r.cutoff_at from recon_runs r where r.id = recon_breaks.resolved_by_run_id)
-        then 'open' else recon_breaks.status end,
-      resolution = case when recon_breaks.resolution = 'cleared'
-          and excluded.last_seen_cutoff >= (select r.cutoff_at from recon_runs r where r.id = recon_breaks.resolved_by_run_id)
-        then null else recon_breaks.resolution end,
-      resolved_at = case when recon_breaks.resolution = 'cleared'
-          and excluded.last_seen_cutoff >= (select r.cutoff_at from recon_runs r where r.id = recon_breaks.resolved_by_run_id)
-        then null else recon_breaks.resolved_at end
+      status = case when ${reopens} then 'open' else recon_breaks.status end,
+      resolution = case when ${reopens} then null else recon_breaks.resolution end,
+      resolved_at = case when ${reopens} then null else recon_breaks.resolved_at end,
+      resolved_by = case when ${reopens} then null else recon_breaks.resolved_by end,
+      resolved_by_run_id = case when ${reopens} then null else recon_breaks.resolved_by_run_id end,
+      resolution_note = case when ${reopens} then null else recon_breaks.resolution_note end
     returning id, key, (xmax = 0) as inserted, status
   ),
   marked as (
@@ -584,12 +644,12 @@ export async function mergeBreaks(tx: Executor, scope: CompareScope, businessDat
     set break_id = up.id, is_new = up.inserted or (prior.status = 'resolved' and up.status = 'open')
     from up left join prior on prior.key = up.key
     where rb.run_id = ${run} and rb.break_key = up.key
-    returning rb.break_id, up.inserted, prior.status as prior_status, up.status
+    returning rb.break_id, up.inserted, prior.status as prior_status, prior.resolution as prior_resolution, up.status
   ),
   events as (
     insert into recon_break_events (break_id, run_id, action, actor_type, actor_id, at, details)
     select break_id, ${run}, case when inserted then 'opened' else 'reopened' end, 'system', null, ${now},
-      jsonb_build_object('businessDate', ${businessDate}::text)
+      jsonb_strip_nulls(jsonb_build_object('businessDate', ${businessDate}::text, 'previousResolution', prior_resolution))
     from marked where inserted or (prior_status = 'resolved' and status = 'open')
     returning action
   )

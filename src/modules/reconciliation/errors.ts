@@ -13,6 +13,7 @@ export type ReconErrorCode =
   | 'RECON_WRITE_OFF_PENDING'
   | 'RECON_WRITE_OFF_NOT_FOUND'
   | 'RECON_WRITE_OFF_DECIDED'
+  | 'RECON_WRITE_OFF_STALE'
   | 'RECON_SAME_STAFF';
 
 export class ReconError extends Error {

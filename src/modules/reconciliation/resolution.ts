@@ -152,6 +152,8 @@ export async function linkExternalChange(
       kind: change.kind,
       ticket: change.ticket,
       note: input.note,
+      // What a later run is expected to see: the same figures (other figures reopen the break).
+      settled: settledFigures(b),
     });
     await svc.deps.audit.record(tx, {
       actorType: 'staff',
@@ -170,6 +172,31 @@ export async function linkExternalChange(
     });
     return after!;
   });
+}
+
+/**
+ * The figures a later run sees when nothing changed since a staff resolution; seen with others, the break reopens
+ * (compare.ts, mergeBreaks). The break's own figures, except after a write-off of a balance drift: the write-off
+ * booked the difference, so the account is expected to agree (no drift at all).
+ */
+function settledFigures(
+  b: ReconBreak,
+  writtenOff = false,
+): { differenceMinor: number | null; creditDifferenceMinor?: number | null } {
+  if (b.side !== 'account') return { differenceMinor: b.differenceMinor };
+  if (writtenOff) return { differenceMinor: 0, creditDifferenceMinor: 0 };
+  const credit = ((b.details ?? {}) as Record<string, unknown>).creditDifference;
+  return { differenceMinor: b.differenceMinor, creditDifferenceMinor: credit === undefined ? null : Number(credit) };
+}
+
+/** Two sets of ledger lines are the same postings (jsonb does not keep key order, so compare field by field). */
+function sameLines(a: LedgerLine[], b: LedgerLine[]): boolean {
+  const canon = (lines: LedgerLine[]) =>
+    lines
+      .map((l) => `${l.account.type}|${l.account.ownerId ?? ''}|${l.account.currency}|${l.amountMinor}`)
+      .sort()
+      .join(';');
+  return canon(a) === canon(b);
 }
 
 /** The ledger lines a write-off of this break would post (the difference against `write_offs`). */
@@ -323,6 +350,17 @@ export async function decideWriteOff(
       return rejected!;
     }
     requireOpen(b);
+    // The checker approves what the maker asked for, and only while the break still shows it: a later run may have
+    // moved the break's figures (another copy on the server, a further drift).
+    const current = writeOffLines(b);
+    if (!sameLines(current, w.lines as LedgerLine[])) {
+      const now = current.find((l) => l.account.type !== 'write_offs')!.amountMinor;
+      throw new ReconError(
+        'RECON_WRITE_OFF_STALE',
+        409,
+        `break ${b.key} has changed since this write-off was requested (asked: ${w.amountMinor} ${w.currency}, the break now shows ${b.side === 'psp' ? now : -now} ${w.currency}): reject this request and ask again`,
+      );
+    }
     const { transactionId } = await postLedgerTransaction(
       tx,
       {
@@ -366,6 +404,7 @@ export async function decideWriteOff(
       writeOffId,
       ledgerTransactionId: transactionId,
       requestedBy: w.requestedBy,
+      settled: settledFigures(b, true),
     });
     await svc.deps.audit.record(tx, {
       actorType: 'staff',

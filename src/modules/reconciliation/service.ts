@@ -12,7 +12,8 @@
  * 2. Servers (live, enabled): reads every open account's balance and credit through the Platform (the snapshot,
  *    `recon_account_balances`), then runs a trade-sync pass so the history covers the cut-off and the snapshot.
  *    A server's cut-off is the run's, or its history's `synced_to` when that is earlier (said in `sources`; what
- *    the CRM did after it is not judged against that server until a later run).
+ *    the CRM did after it is not judged against that server until a later run). Balances are compared only when
+ *    the history reaches the moment they were read (else the deals behind them are unknown: skipped, said why).
  * 3. PSP: fetches the settlement lines of [horizon − 6 h, cut-off) and stores them with the run (reproducible; the
  *    extra hours catch a line the PSP settled before its webhook approved the deposit).
  * 4. Compares (compare.ts, set-based SQL in one repeatable-read transaction), merges the breaks, records the summary,
@@ -42,6 +43,9 @@ const STALE_RUN_MS = 15 * MINUTE;
 /** A failed scheduled run is tried again after this long. */
 const SCHEDULE_RETRY_MS = 15 * MINUTE;
 const INSERT_CHUNK = 20_000;
+/** While another worker holds a server's sync lease, the run's history pass is tried again this often, this many times. */
+const SYNC_LEASE_WAIT_MS = 1_000;
+const SYNC_LEASE_WAITS = 30;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export type ReconRun = typeof reconRuns.$inferSelect;
@@ -210,6 +214,10 @@ export class ReconciliationService {
         servers: Object.entries(sources.servers)
           .filter(([, s]) => s.status === 'compared' && s.cutoffAt !== null)
           .map(([serverCode, s]) => ({ serverCode, cutoffAt: new Date(s.cutoffAt!) })),
+        histories: Object.entries(sources.servers).map(([serverCode, s]) => ({
+          serverCode,
+          syncedTo: s.syncedTo ? new Date(s.syncedTo) : null,
+        })),
         psp: sources.psp.status === 'ok' ? sources.psp.name : null,
         pspLinesFrom: new Date(horizonStart.getTime() - PSP_LEAD_MS),
         snapshotStartedAt: snapshot.startedAt,
@@ -441,18 +449,44 @@ export class ReconciliationService {
       await this.readBalances(runId, server.code, source, (f) =>
         progress((i + f) / Math.max(1, servers.length), `${server.code}: balances`),
       );
+      const readsDoneAt = this.clock.now();
       if (this.deps.sync) {
         progress((i + 1) / Math.max(1, servers.length), `${server.code}: history`);
-        try {
-          const pass = await this.deps.sync.syncServer(server.code);
-          source.sync = { status: pass.status, ...(pass.error ? { error: pass.error } : {}) };
-        } catch (err) {
-          source.sync = { status: 'failed', error: errorText(err) };
-        }
+        source.sync = await this.syncAfterReads(server.code, readsDoneAt);
       }
       await this.noteCursor(server.code, cutoffAt, source);
+      if (source.balances.read > 0 && (source.syncedTo === null || new Date(source.syncedTo) < readsDoneAt)) {
+        source.note = `${source.note ? `${source.note}; ` : ''}balances not compared: the history is not synced up to when they were read`;
+      }
     }
     return { startedAt };
+  }
+
+  /**
+   * A history pass after the balances were read, so the deals behind each balance are known. A pass another worker
+   * holds the lease for is waited for (bounded): its history may stop before the reads.
+   */
+  private async syncAfterReads(
+    code: string,
+    readsDoneAt: Date,
+  ): Promise<{ status: string; error?: string | undefined }> {
+    for (let attempt = 0; ; attempt++) {
+      let pass: { status: 'ok' | 'failed' | 'skipped'; error?: string | undefined };
+      try {
+        pass = await this.deps.sync!.syncServer(code);
+      } catch (err) {
+        return { status: 'failed', error: errorText(err) };
+      }
+      if (pass.status !== 'skipped' || attempt >= SYNC_LEASE_WAITS) {
+        return { status: pass.status, ...(pass.error ? { error: pass.error } : {}) };
+      }
+      const [cursor] = await this.db
+        .select({ syncedTo: tradeSyncCursors.syncedTo })
+        .from(tradeSyncCursors)
+        .where(eq(tradeSyncCursors.serverCode, code));
+      if (cursor?.syncedTo && cursor.syncedTo >= readsDoneAt) return { status: 'ok' };
+      await new Promise((resolve) => setTimeout(resolve, SYNC_LEASE_WAIT_MS));
+    }
   }
 
   /** The server's own cut-off: its history's synced-to, when earlier than the run's. */
