@@ -51,6 +51,8 @@ describe("scenario 2: a dealer's balance correction in the reconciliation", () =
     const summary = run.summary as RunSummary;
     expect(summary.byClass).toEqual({ server_not_in_crm: 1 });
     expect(summary.open).toBe(1);
+    // The account was compared (not skipped): "no balance drift" is a finding, not an absence of one.
+    expect(summary).toMatchObject({ accountsCompared: 1, accountsSkipped: 0 });
 
     // The sync the run made recorded the external change and reflected it: no balance drift.
     const [change] = await t.database.db

@@ -20,9 +20,13 @@ describe('reconciliation cut-offs', () => {
     expect(next.windowStart.getTime()).toBe(spring.cutoffAt.getTime());
   });
 
-  it('takes a cut-off inside the skipped spring hour as the first instant after it', () => {
-    // 03:30 does not exist in Nicosia on 2026-03-29 (03:00 → 04:00).
+  it('moves a cut-off inside the skipped spring hour forward by the gap, and takes the first of a repeated hour', () => {
+    // 03:30 does not exist in Nicosia on 2026-03-29 (03:00 → 04:00): 04:30 local.
     expect(cutoffInstant('2026-03-29', '03:30', 'Europe/Nicosia').toISOString()).toBe('2026-03-29T01:30:00.000Z');
+    // 03:30 happens twice on 2026-10-25 (04:00 → 03:00): the first, at UTC+3.
+    expect(cutoffInstant('2026-10-25', '03:30', 'Europe/Nicosia').toISOString()).toBe('2026-10-25T00:30:00.000Z');
+    // Due once the first 03:30 has passed, though the local clock shows 03:00 again.
+    expect(latestDueDate(new Date('2026-10-25T01:00:00Z'), '03:30', 'Europe/Nicosia')).toBe('2026-10-25');
   });
 
   it('knows the previous date across months and years', () => {

@@ -21,8 +21,8 @@ export function isValidTimeZone(zone: string): boolean {
 }
 
 /**
- * The instant of `date` at `cutoff` in `zone`. A wall time the spring change skips is taken as the first instant
- * after the gap (luxon moves it forward); in the repeated autumn hour the earlier instant is taken.
+ * The instant of `date` at `cutoff` in `zone`. A wall time the spring change skips is moved forward by the length of
+ * the gap (luxon: 03:30 in a 03:00 → 04:00 gap is 04:30); in the repeated autumn hour the earlier instant is taken.
  */
 export function cutoffInstant(date: string, cutoff: string, zone: string): Date {
   const match = TIME.exec(cutoff);
