@@ -10,6 +10,8 @@
  * 3. A dealer finds a `needs_review` operation in the operations list and in the alerts (acknowledges the alert and
  *    opens the operation from it), reads its attempt log and retries it with the same reference: it ends
  *    `succeeded` (the alert resolved), and the server holds exactly one balance record with that reference.
+ * 4. Compliance works the KYC queue (views the file, approves the document and the client) and corrects a profile,
+ *    where a wrong value is refused in the API's words; the client list at phone width.
  *
  * Screenshots at each step land in artifacts/screenshots/backoffice-ops-*.png.
  */
@@ -26,6 +28,12 @@ import { control } from '../support/simulators.ts';
 import { launchBrowser, newPage, screenshot } from './support/browser.ts';
 
 const PASSWORD = 'correct horse battery';
+/** The smallest PNG header the KYC upload accepts. */
+const PNG = Buffer.concat([
+  Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13]),
+  Buffer.from('IHDR'),
+  Buffer.alloc(64, 1),
+]);
 /** Generous: the machine that runs these is shared, and a page can take a while to answer under load. */
 const BROWSER_TIMEOUT_MS = 30_000;
 /** The text of an element (all of it, hidden parts such as closed details included). */
@@ -49,8 +57,16 @@ describe('back office: money and operations in the browser', () => {
     base = `http://127.0.0.1:${(t.app.server.address() as AddressInfo).port}`;
     browser = await launchBrowser();
   });
-  afterEach(async () => {
+  afterEach(async (ctx) => {
     await control(t.live, 'DELETE', '/control/faults');
+    // A failed step leaves what each open page showed.
+    if (ctx.task.result?.state === 'fail') {
+      for (const [i, c] of contexts.entries()) {
+        for (const [j, p] of c.pages().entries()) {
+          await screenshot(p, `backoffice-ops-failed-${ctx.task.name.slice(0, 30)}-${i}-${j}`).catch(() => undefined);
+        }
+      }
+    }
   });
   afterAll(async () => {
     for (const c of contexts) await c.close().catch(() => undefined);
@@ -389,5 +405,55 @@ describe('back office: money and operations in the browser', () => {
       headers: { cookie: dealer.cookie },
     });
     expect(again.statusCode).toBe(409);
+  });
+
+  it('compliance works the KYC queue: views a document, approves it and the client, corrects the profile', async () => {
+    const clientId = await t.addClient({ kycStatus: 'not_started' });
+    await t.database.db.update(clients).set({ name: 'Kira Kycqueue' }).where(eq(clients.id, clientId));
+    await t.ctx.kyc.upload(clientId, { type: 'passport', originalName: 'passport.png', bytes: PNG });
+    const compliance = await enrol('Cora Compliance', ['compliance']);
+    const page = await signedIn(compliance);
+
+    await page.goto('/backoffice/kyc');
+    await page.getByRole('link', { name: 'Review Kira Kycqueue' }).waitFor();
+    expect(await text(page.getByTestId('kyc-queue'))).toContain('passport');
+    await screenshot(page, 'backoffice-ops-4-kyc-queue');
+    await page.getByRole('link', { name: 'Review Kira Kycqueue' }).click();
+
+    // The file opens from the back office (the same bytes the client sent), then the document and the client.
+    const view = page.getByRole('link', { name: /View passport passport\.png/ });
+    const file = await page.request.get((await view.getAttribute('href'))!);
+    expect(file.status()).toBe(200);
+    expect(Buffer.from(await file.body()).equals(PNG)).toBe(true);
+    await page.getByTestId('documents-table').getByRole('button', { name: 'Approve' }).click();
+    await page.getByTestId('documents-table').getByText('approved', { exact: true }).waitFor();
+    await page.getByLabel('Decision', { exact: true }).selectOption('approve');
+    await page.getByRole('button', { name: 'Record decision' }).click();
+    await page.getByText('pending → approved').waitFor();
+    expect((await t.database.db.select().from(clients).where(eq(clients.id, clientId)))[0]!.kycStatus).toBe('approved');
+    await screenshot(page, 'backoffice-ops-4-kyc-approved');
+
+    // Profile corrections: a valid phone is saved; a wrong country is refused with the API's words.
+    await page.getByRole('tab', { name: 'Profile' }).click();
+    await page.getByLabel('Phone').fill('+357 99 123456');
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.getByText('+357 99 123456', { exact: true }).first().waitFor();
+    await page.getByLabel('Country').fill('ZZ');
+    await page.getByRole('button', { name: 'Save' }).click();
+    const refused = page.getByRole('alert').filter({ hasText: 'ISO 3166-1 alpha-2 country code' });
+    await refused.waitFor();
+    await screenshot(page, 'backoffice-ops-4-profile-refused');
+    expect((await t.database.db.select().from(clients).where(eq(clients.id, clientId)))[0]!.country).toBe('CY');
+
+    // At phone width the navigation folds behind a button and the list still reads.
+    const phone = await newPage(browser, { baseURL: base, phone: true });
+    contexts.push(phone.context);
+    phone.context.setDefaultTimeout(BROWSER_TIMEOUT_MS);
+    const [name, value] = compliance.cookie.split('=') as [string, string];
+    await phone.context.addCookies([{ name, value, url: base, httpOnly: true, sameSite: 'Lax' }]);
+    await phone.page.goto('/backoffice/clients?q=Kycqueue');
+    await phone.page.locator(`tr[data-client="${clientId}"]`).waitFor();
+    await phone.page.getByRole('button', { name: 'Toggle navigation' }).waitFor();
+    await screenshot(phone.page, 'backoffice-ops-4-clients-phone');
   });
 });
