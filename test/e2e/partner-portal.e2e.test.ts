@@ -315,6 +315,19 @@ describe('partner portal and back-office partners in a browser', () => {
       .locator('tbody tr')
       .first()
       .getAttribute('data-payout-id'))!;
+    const mine = partner.page.locator(`tr[data-payout-id="${payoutId}"]`).getByTestId('payout-status');
+    // A wallet payout asked for and cancelled before anyone decides: the amount is available again.
+    await form.getByText('Bank or wallet', { exact: true }).click();
+    await form.getByLabel(/^Account/).fill('CY17002001280000001200527600');
+    await form.getByLabel('Amount').fill('1.50');
+    await form.getByRole('button', { name: 'Request payout' }).click();
+    await poll(() => partner.page.getByTestId('available-USD').textContent()).toBe(formatMoney(250, 'USD'));
+    const wallet = partner.page.getByTestId('payouts-table').locator('tbody tr').first();
+    await poll(() => wallet.textContent()).toContain('Bank transfer: CY17002001280000001200527600');
+    await wallet.getByRole('button', { name: /^Cancel the payout/ }).click();
+    await poll(() => wallet.getByTestId('payout-status').textContent()).toBe('cancelled');
+    await poll(() => partner.page.getByTestId('available-USD').textContent()).toBe(formatMoney(400, 'USD'));
+    expect(await mine.textContent()).toBe('requested');
     await screenshot(partner.page, 'partner-portal-07-payout-requested');
 
     // The partner manager: the tree, a recomputation equal to the stored lines; no say on payouts.
@@ -383,7 +396,7 @@ describe('partner portal and back-office partners in a browser', () => {
     await finance.context.close();
 
     await partner.page.getByRole('button', { name: 'Refresh' }).click();
-    await poll(() => status.first().textContent()).toBe('paid');
+    await poll(() => mine.textContent()).toBe('paid');
     await screenshot(partner.page, 'partner-portal-12-payout-paid');
     await partner.context.close();
   });
@@ -464,11 +477,15 @@ describe('partner portal and back-office partners in a browser', () => {
       return box ? box.x + box.width : 0;
     };
     await poll(navRight).toBeLessThanOrEqual(1);
+    await poll(() => page.getByTestId('clients-count').textContent()).toBe(String(REFERRED));
+    await poll(() => page.getByTestId('available-USD').textContent()).toBe(formatMoney(storedMinor - 600, 'USD'));
     await screenshot(page, 'partner-portal-13-phone-dashboard');
     await page.getByRole('button', { name: 'Toggle navigation' }).click();
     await poll(navRight).toBeGreaterThan(100);
     await nav.getByRole('link', { name: 'Payouts', exact: true }).click();
-    await poll(() => page.getByTestId('payouts-table').getByTestId('payout-status').first().textContent()).toBe('paid');
+    await poll(() => page.locator(`tr[data-payout-id="${payoutId}"]`).getByTestId('payout-status').textContent()).toBe(
+      'paid',
+    );
     expect(await overflow()).toBeLessThanOrEqual(0);
     await screenshot(page, 'partner-portal-14-phone-payouts');
     await context.close();

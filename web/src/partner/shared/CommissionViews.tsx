@@ -526,6 +526,7 @@ export function LinesTable({ lines, compact }: { lines: Line[]; compact?: boolea
                     >
                       <Text
                         span
+                        role="img"
                         c={checks ? 'teal' : 'red'}
                         aria-label={checks ? 'recomputed: equal' : 'recomputed: differs'}
                       >
