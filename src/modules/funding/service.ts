@@ -187,6 +187,8 @@ export class FundingService {
   async startDeposit(
     clientId: string,
     input: z.input<typeof depositInput>,
+    /** `allowDemo`: the go-live rehearsal moves PSP-sandbox money on a demo account (the portal never passes it). */
+    options: { allowDemo?: boolean } = {},
   ): Promise<{ movement: ReturnType<typeof clientMovementView>; paymentUrl: string }> {
     const value = depositInput.parse(input);
     const psp = this.requirePsp();
@@ -198,7 +200,7 @@ export class FundingService {
       );
     }
     const created = await this.db.transaction(async (tx) => {
-      const account = await fundableAccount(tx, value.accountId, { clientId });
+      const account = await fundableAccount(tx, value.accountId, { clientId, allowDemo: options.allowDemo });
       const now = this.deps.clock.now();
       const [row] = await tx
         .insert(moneyMovements)
@@ -286,10 +288,15 @@ export class FundingService {
    * A client asks to withdraw: KYC approved, the account open, no other open request on it, and the amount within
    * what the server says is free (free margin, and never more than the balance: credit cannot be withdrawn).
    */
-  async requestWithdrawal(clientId: string, input: z.input<typeof withdrawalInput>) {
+  async requestWithdrawal(
+    clientId: string,
+    input: z.input<typeof withdrawalInput>,
+    /** `allowDemo`: as for startDeposit (the go-live rehearsal only). */
+    options: { allowDemo?: boolean } = {},
+  ) {
     const value = withdrawalInput.parse(input);
     this.requirePsp();
-    const account = await fundableAccount(this.db, value.accountId, { clientId });
+    const account = await fundableAccount(this.db, value.accountId, { clientId, allowDemo: options.allowDemo });
     if (account.kycStatus !== 'approved') {
       throw new FundingError(
         'KYC_NOT_APPROVED',
