@@ -322,8 +322,10 @@ describe('partner portal and back-office partners in a browser', () => {
     await form.getByLabel('Amount').fill('1.50');
     await form.getByRole('button', { name: 'Request payout' }).click();
     await poll(() => partner.page.getByTestId('available-USD').textContent()).toBe(formatMoney(250, 'USD'));
-    const wallet = partner.page.getByTestId('payouts-table').locator('tbody tr').first();
-    await poll(() => wallet.textContent()).toContain('Bank transfer: CY17002001280000001200527600');
+    const wallet = partner.page
+      .getByTestId('payouts-table')
+      .locator('tbody tr', { hasText: 'Bank transfer: CY17002001280000001200527600' });
+    await poll(() => wallet.getByTestId('payout-status').textContent()).toBe('requested');
     await wallet.getByRole('button', { name: /^Cancel the payout/ }).click();
     await poll(() => wallet.getByTestId('payout-status').textContent()).toBe('cancelled');
     await poll(() => partner.page.getByTestId('available-USD').textContent()).toBe(formatMoney(400, 'USD'));
@@ -443,6 +445,27 @@ describe('partner portal and back-office partners in a browser', () => {
       `${ownLogin}to its trading account`,
     );
     await screenshot(pm.page, 'partner-portal-16-backoffice-server-login');
+
+    // A new plan from the rules editor: a second volume tier and a master-IB override.
+    await pm.page.getByRole('link', { name: 'Commission plans', exact: true }).click();
+    await pm.page.getByRole('link', { name: 'New plan' }).click();
+    const plan = pm.page.getByRole('form', { name: 'New commission plan' });
+    await plan.getByLabel(/^Code/).fill('e2e-tiers');
+    await plan.getByLabel(/^Name/).fill('Tiers and overrides');
+    await plan.getByLabel('Tier 1: USD per lot for fx_majors').fill('5');
+    await plan.getByRole('button', { name: 'Add a tier' }).click();
+    await plan.getByLabel('Tier 2: from lots').fill('100');
+    await plan.getByLabel('Tier 2: USD per lot for fx_majors').fill('6.5');
+    await plan.getByRole('button', { name: 'Add a level' }).click();
+    await plan.getByLabel("Override level 1: percent of the direct partner's amount").fill('10');
+    await plan.getByRole('button', { name: 'Create plan' }).click();
+    const v1 = pm.page.getByTestId('plan-version-1');
+    await poll(() => v1.textContent()).toContain("Level 1: 10% of the direct partner's amount");
+    expect(await v1.getByRole('table', { name: 'Per-lot rates' }).locator('tbody tr').allTextContents()).toEqual([
+      '05—',
+      '1006.5↑',
+    ]);
+    await screenshot(pm.page, 'partner-portal-17-backoffice-new-plan');
     await pm.context.close();
 
     const { context, page } = await newPage(browser, { baseURL: base });
