@@ -264,12 +264,23 @@ describe('client portal in the browser', () => {
     const balanceAfter = Number((await t.simAccount(t.live, login)).account.Balance);
     expect(Math.round((balanceAfter - balanceBefore) * 100)).toBe(25_000);
 
-    // The portal shows the server's balance on the account, and the movement list shows the deposit, posted.
+    // The portal shows the server's balance on the account and, once trade sync has read the server's history, the
+    // deposit's balance record in the account's trading history; the movement list shows the deposit, posted.
+    t.clock.set(new Date());
+    const pass = await t.ctx.trades.syncServer(LIVE, { from: new Date(Date.now() - 3600_000) });
+    expect(pass.status, JSON.stringify(pass)).not.toBe('failed');
     await page.goto(`/accounts/${account!.id}`);
     const balance = page.getByTestId('account-balance');
     await balance.getByText('Balance').waitFor();
-    expect(await balance.textContent()).toContain(`Balance${(balanceAfter).toFixed(2)} USD`);
+    expect(await balance.textContent()).toContain(`Balance${balanceAfter.toFixed(2)} USD`);
+    const history = page.getByRole('table', { name: 'Trading history' });
+    await history.getByRole('row').filter({ hasText: 'Balance' }).getByText('250.00 USD').waitFor();
     await shot(page, 'client-portal-13-account-balance-phone');
+
+    // A new trading password, shown once.
+    await page.getByRole('button', { name: 'Reset trading password' }).click();
+    await page.getByRole('button', { name: 'Yes, set a new password' }).click();
+    expect(await page.getByTestId('new-trading-password').textContent()).toMatch(/\S{8,}/);
     await page.goto('/movements');
     const row = page.getByRole('table', { name: 'Money movements' }).getByRole('row').filter({ hasText: 'Deposit' });
     await row.getByText('posted').waitFor();
@@ -308,12 +319,28 @@ describe('client portal in the browser', () => {
       .where(and(eq(moneyMovements.clientId, funded.clientId), eq(moneyMovements.kind, 'withdrawal')));
     expect(withdrawals).toEqual([]);
 
-    // Within the free margin it is accepted and shown with its timeline.
+    // A transfer to a second account of the client's, followed until both servers have it.
+    const second = await t.openAccount(funded.clientId);
+    await page.goto('/transfer');
+    await page.getByLabel('From account').selectOption(funded.accountId);
+    await page.getByLabel('To account').selectOption(second.accountId);
+    await page.getByLabel('Amount (USD)').fill('10.00');
+    await page.getByRole('button', { name: 'Transfer' }).click();
+    await page.waitForURL((url) => url.pathname.startsWith('/movements/'));
+    const transferId = new URL(page.url()).pathname.split('/').pop()!;
+    await t.until(transferId, ['posted'], 30_000);
+    await page.getByTestId('movement-summary').getByText('has been applied').waitFor({ timeout: 20_000 });
+    await shot(page, 'client-portal-21-transfer-posted');
+    expect(Number((await t.simAccount(t.live, second.login)).account.Balance)).toBe(10);
+
+    // Within the free margin a withdrawal is accepted and shown with its timeline.
+    await page.goto(`/withdraw?account=${funded.accountId}`);
+    await page.getByLabel('Last four digits of the card').fill('4242');
     await page.getByLabel('Amount (USD)').fill('20.00');
     await page.getByRole('button', { name: 'Request withdrawal' }).click();
     await page.waitForURL((url) => url.pathname.startsWith('/movements/'));
     await page.getByTestId('movement-summary').getByText('is waiting for review').waitFor();
-    await shot(page, 'client-portal-21-withdrawal-requested');
+    await shot(page, 'client-portal-22-withdrawal-requested');
   });
 
   it('turns two-factor on, then asks for a code at sign-in and refuses a wrong one', async () => {

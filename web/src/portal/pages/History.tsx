@@ -1,5 +1,5 @@
 /** Trading history: deals, closed trades and balance records, on every account or one, newest first, page by page. */
-import { Badge, Group, NativeSelect, Stack, Table, Text } from '@mantine/core';
+import { Badge, NativeSelect, Stack, Table, Text } from '@mantine/core';
 import { useState } from 'react';
 import { DateTime, Empty, ErrorAlert, Loading, Money, Pager, PageTitle } from '../../ui/components.tsx';
 import { useApi } from '../../ui/useApi.ts';
@@ -74,19 +74,13 @@ export function HistoryTable({ path, showAccount }: { path: string; showAccount:
           <Text size="xs" c="dimmed">
             {history.data.total} record{history.data.total === 1 ? '' : 's'}
           </Text>
-          <Table.ScrollContainer minWidth={760}>
+          <Table.ScrollContainer minWidth={340}>
             <Table striped aria-label="Trading history">
               <Table.Thead>
                 <Table.Tr>
                   <Table.Th>Time</Table.Th>
-                  {showAccount ? <Table.Th>Account</Table.Th> : null}
-                  <Table.Th>Type</Table.Th>
-                  <Table.Th>Symbol</Table.Th>
-                  <Table.Th>Side</Table.Th>
-                  <Table.Th>Lots</Table.Th>
-                  <Table.Th>Price</Table.Th>
+                  <Table.Th>What</Table.Th>
                   <Table.Th>Profit / amount</Table.Th>
-                  <Table.Th>Ticket</Table.Th>
                 </Table.Tr>
               </Table.Thead>
               <Table.Tbody>
@@ -94,39 +88,43 @@ export function HistoryTable({ path, showAccount }: { path: string; showAccount:
                   <Table.Tr key={h.id}>
                     <Table.Td>
                       <DateTime value={h.time} />
+                      {showAccount ? (
+                        <Text size="xs" c="dimmed">
+                          {h.login}{' '}
+                          <Badge size="xs" variant="light">
+                            {h.platform.toUpperCase()}
+                          </Badge>
+                        </Text>
+                      ) : null}
                     </Table.Td>
-                    {showAccount ? (
-                      <Table.Td>
-                        {h.login}{' '}
-                        <Badge size="xs" variant="light">
-                          {h.platform.toUpperCase()}
-                        </Badge>
-                      </Table.Td>
-                    ) : null}
                     <Table.Td>
-                      {typeLabel[h.type]}
-                      {h.balanceKind && h.balanceKind !== 'balance' ? ` (${h.balanceKind})` : ''}
-                    </Table.Td>
-                    <Table.Td>{h.symbol ?? '—'}</Table.Td>
-                    <Table.Td>
-                      {h.side ?? '—'}
-                      {h.entry ? ` ${h.entry}` : ''}
-                    </Table.Td>
-                    <Table.Td>{h.volumeLots ?? '—'}</Table.Td>
-                    <Table.Td>
-                      {h.price ?? '—'}
-                      {h.closePrice !== null ? ` → ${h.closePrice}` : ''}
+                      <Text size="sm">
+                        {typeLabel[h.type]}
+                        {h.balanceKind && h.balanceKind !== 'balance' ? ` (${h.balanceKind})` : ''}
+                        {h.symbol
+                          ? ` · ${[h.side, h.entry, h.volumeLots, h.symbol].filter((x) => x !== null).join(' ')}`
+                          : ''}
+                        {h.price !== null ? ` @ ${h.price}${h.closePrice !== null ? ` → ${h.closePrice}` : ''}` : ''}
+                      </Text>
+                      <Text size="xs" c="dimmed">
+                        #{h.ticket}
+                        {h.comment ? ` · ${h.comment}` : ''}
+                      </Text>
                     </Table.Td>
                     <Table.Td>
                       <Money minor={h.type === 'balance' ? h.amountMinor : h.profitMinor} currency={h.currency} />
-                    </Table.Td>
-                    <Table.Td>
-                      <Group gap={4} wrap="nowrap">
-                        <Text size="sm">{h.ticket}</Text>
-                      </Group>
-                      {h.comment ? (
+                      {h.commissionMinor || h.swapMinor ? (
                         <Text size="xs" c="dimmed">
-                          {h.comment}
+                          {h.commissionMinor ? (
+                            <>
+                              commission <Money minor={h.commissionMinor} currency={h.currency} />{' '}
+                            </>
+                          ) : null}
+                          {h.swapMinor ? (
+                            <>
+                              swap <Money minor={h.swapMinor} currency={h.currency} />
+                            </>
+                          ) : null}
                         </Text>
                       ) : null}
                     </Table.Td>
