@@ -88,6 +88,8 @@ const statusColors: Record<string, string> = {
   resolved: 'green',
   open: 'blue',
   pending: 'yellow',
+  requested: 'yellow',
+  awaiting_second_approval: 'yellow',
   pending_review: 'yellow',
   pending_approval: 'yellow',
   submitted: 'yellow',
