@@ -59,10 +59,13 @@ export function demoBanner(demo: DemoStack): string {
     out.push(table(c.clients.map((x) => [x.email, x.stage])));
     out.push('', `Partner portal (${urls.partner}) — password for everyone: ${c.partners[0]?.password ?? ''}`);
     out.push(table(c.partners.map((p) => [p.email, p.level, `referral link ${p.link}`])));
-    if (c.reconciliation) {
+    const day = c.reconciliation;
+    if (day) {
       out.push(
         '',
-        `Reconciliation: run of ${c.reconciliation.date} (cut-off ${c.reconciliation.cutoffUtc}) with ${c.reconciliation.breaks} break(s) — Back office → Reconciliation`,
+        day.runId
+          ? `Reconciliation: the run of ${day.date} (cut-off ${day.cutoffUtc.slice(11, 16)} UTC) found ${day.breaks} break(s) — Back office → Reconciliation`
+          : `Reconciliation: the run of ${day.date} follows its cut-off (${day.cutoffUtc.slice(11, 16)} UTC) in the background — Back office → Reconciliation`,
       );
     }
   }

@@ -22,7 +22,7 @@ import { createLogger } from '../log.ts';
 import { type Product, ProductService } from '../modules/products/service.ts';
 import { type Fleet, type FleetServer, startFleet } from './fleet.ts';
 import { type Mailbox, startMailbox } from './mailbox.ts';
-import { type DemoCredentials, readCredentials, seedDemo } from './seed.ts';
+import { type DemoCredentials, readCredentials, scheduleReconciliation, seedDemo } from './seed.ts';
 import { ensureWebBuild, type WebBuildResult } from './web-build.ts';
 
 export interface DemoOptions {
@@ -64,6 +64,8 @@ export interface DemoStack {
   /** Who can sign in (null when the seed's credentials file is missing, e.g. a reused PostgreSQL database). */
   credentials: DemoCredentials | null;
   seed: 'seeded_now' | 'already_seeded';
+  /** Settles when the seeded day's reconciliation has run (at once when it ran on an earlier start). */
+  reconciliation: Promise<void>;
   web: WebBuildResult;
   servers: FleetServer[];
   pspTestCards: { number: string; description: string }[];
@@ -300,6 +302,12 @@ export async function startDemo(options: DemoOptions): Promise<DemoStack> {
       progress,
       setServerEnabled: (code, enabled) => ctx.registry.upsert(serverSettings(fleet.server(code), secretsDir, enabled)),
     });
+    const reconciliation = scheduleReconciliation({ ctx, credentialsPath, progress });
+    cleanups.push(async () => {
+      reconciliation.cancel();
+      // A run already under way finishes before the database closes.
+      await reconciliation.done;
+    });
 
     const urls: DemoUrls = {
       portal: `${apiUrl}/`,
@@ -316,6 +324,7 @@ export async function startDemo(options: DemoOptions): Promise<DemoStack> {
       urls,
       credentials: existsSync(credentialsPath) ? readCredentials(credentialsPath) : null,
       seed: seed.seeded ? 'seeded_now' : 'already_seeded',
+      reconciliation: reconciliation.done,
       web,
       servers: fleet.servers,
       pspTestCards: fleet.psp.testCards,
