@@ -121,7 +121,7 @@ export function MovementView({ detail, accounts }: { detail: MovementDetail; acc
         <Badge variant="outline">{kindLabel[m.kind]}</Badge>
         <StatusBadge status={m.status} />
         <Text fw={600} size="lg">
-          {m.direction === 'out' ? '−' : '+'}
+          {m.kind === 'transfer' ? '' : m.direction === 'out' ? '−' : '+'}
           <Money minor={m.amountMinor} currency={m.currency} />
         </Text>
       </Group>

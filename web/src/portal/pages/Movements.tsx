@@ -93,7 +93,7 @@ function MovementList() {
                           </Text>
                         </Table.Td>
                         <Table.Td>
-                          {m.direction === 'out' ? '−' : '+'}
+                          {m.kind === 'transfer' ? '' : m.direction === 'out' ? '−' : '+'}
                           <Money minor={m.amountMinor} currency={m.currency} />
                         </Table.Td>
                         <Table.Td>
