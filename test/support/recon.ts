@@ -10,14 +10,14 @@ import type { Testbed } from './accounts-testbed.ts';
 
 const DAY = 86_400_000;
 
-export function reconDay(t: Testbed) {
+export function reconDay(t: Testbed, options: { lookbackDays?: number } = {}) {
   // The simulators and the PSP run on real time, the CRM on the test clock: the cut-off is after both.
   const after = Math.max(Date.now(), t.clock.now().getTime()) + 60_000;
   const cutoffAt = new Date(Math.ceil(after / 60_000) * 60_000);
   const cutoff = cutoffAt.toISOString().slice(11, 16);
   const service = reconciliationFor({
     ...t.ctx,
-    config: { ...t.ctx.config, reconciliation: { cutoff, timeZone: 'UTC', lookbackDays: 31 } },
+    config: { ...t.ctx.config, reconciliation: { cutoff, timeZone: 'UTC', lookbackDays: options.lookbackDays ?? 31 } },
   });
   const dateOf = (days = 0) => new Date(cutoffAt.getTime() + days * DAY).toISOString().slice(0, 10);
   return {

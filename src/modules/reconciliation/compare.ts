@@ -18,6 +18,11 @@ export interface CompareScope {
   /** The run's cut-off. */
   cutoffAt: Date;
   horizonStart: Date;
+  /**
+   * The operations of the breaks open as missing on the server when the comparison started: re-examined whatever their
+   * age, and so cleared when the run no longer sees them.
+   */
+  openMissingOperations: string[];
   /** Live servers whose history can be compared, each with its own cut-off (≤ C). */
   servers: { serverCode: string; cutoffAt: Date }[];
   /**
@@ -75,6 +80,9 @@ function serverSide(scope: CompareScope): SQL {
   const H = ts(scope.horizonStart);
   const C = ts(scope.cutoffAt);
   const open = sql`('waiting', 'pending', 'in_flight', 'unknown', 'needs_review')`;
+  // Records are read from a day before the horizon (a record is never older than its operation; operations older than
+  // that have their records looked up one by one below).
+  const since = sql`(${H} - interval '1 day')`;
   // The join carries only what decides; the rows found (few) are read in full afterwards, row by row through their
   // primary keys (lateral, so the planner, which cannot tell how few they are, does not hash whole tables for them).
   return sql`with ${srv(scope)},
@@ -82,29 +90,30 @@ function serverSide(scope: CompareScope): SQL {
     select o.id, o.created_at from money_movements m join operations o on o.id in (m.operation_id, m.return_operation_id)
     where m.status in ('posting_failed', 'reversal_failed') and o.status in ('failed', 'cancelled')
   ),
-  bound as (
-    select least(${H},
-      (select min(created_at) from operations where status in ${open} and kind in ('balance', 'credit')),
-      (select min(created_at) from waiting)) - interval '1 day' as since
+  -- Operations of the breaks still open as missing on the server (listed before the comparison): looked at whatever
+  -- their age, so that each such break is seen again or cleared, never left open because it is old.
+  breaking as (
+    select (jsonb_array_elements_text(${JSON.stringify(scope.openMissingOperations)}::jsonb))::uuid as id
   ),
   o as (
     select o.id, o.server_code, o.reference, o.status, o.login, (o.payload->>'amount')::bigint as amount,
-      o.payload->>'currency' as currency, o.finished_at,
-      o.created_at < s.cutoff_at and ((o.status = 'succeeded' and o.created_at >= ${H}) or o.status in ${open}
-        or o.id in (select id from waiting)) as expected
+      o.payload->>'currency' as currency, o.finished_at, o.created_at,
+      o.created_at < s.cutoff_at
+        and ((o.status = 'succeeded' and (o.created_at >= ${H} or o.id in (select id from breaking)))
+          or o.status in ${open} or o.id in (select id from waiting)) as expected
     from operations o join srv s on s.server_code = o.server_code
     where o.kind in ('balance', 'credit')
-      and (o.created_at >= (select since from bound) or o.finished_at >= (select since from bound)
-        or o.status in ${open} or o.id in (select id from waiting))
+      and (o.created_at >= ${since} or o.finished_at >= ${since} or o.status in ${open}
+        or o.id in (select id from waiting) or o.id in (select id from breaking))
   ),
   r as (
     select r.id, r.server_code, r.reference, r.login, r.amount_minor, r.time
     from trade_records r join srv s on s.server_code = r.server_code
-    where r.record_type = 'balance' and r.time >= (select since from bound) and r.time < s.cutoff_at
+    where r.record_type = 'balance' and r.time >= ${since} and r.time < s.cutoff_at
   ),
   j as (
     select r.id as r_id, r.time as r_time, r.amount_minor as r_amount, r.login as r_login,
-      coalesce(r.server_code, o.server_code) as server_code, o.expected,
+      coalesce(r.server_code, o.server_code) as server_code, o.expected and old.id is null as expected,
       coalesce(o.id, late.id) as op_id, coalesce(o.status, late.status) as op_status,
       coalesce(o.finished_at, late.finished_at) as op_finished, coalesce(o.amount, late.amount) as op_amount,
       coalesce(o.login, late.login) as op_login, coalesce(o.currency, late.currency) as op_currency
@@ -120,6 +129,16 @@ function serverSide(scope: CompareScope): SQL {
         and lo.server_code = r.server_code and lo.kind in ('balance', 'credit')
       offset 0
     ) late on true
+    -- An operation older than the records read (one still open, waiting, or behind an open break) whose record is
+    -- older too: found on its account (the account index), so it is not taken for missing. Records are read from a
+    -- day before the horizon only: one operation left open for weeks does not make every run read weeks of records.
+    left join lateral (
+      select orr.id from trade_records orr
+      where r.id is null and o.expected and o.created_at < ${since} + interval '1 day'
+        and orr.server_code = o.server_code and orr.login = o.login and orr.record_type = 'balance'
+        and orr.time >= o.created_at - interval '1 day' and orr.time < ${since} and orr.reference = o.reference
+      limit 1
+    ) old on true
   ),
   found as materialized (
     select * from (
@@ -671,7 +690,9 @@ export async function mergeBreaks(tx: Executor, scope: CompareScope, businessDat
     where b.status = 'open' and b.last_seen_cutoff <= ${C}
       and not exists (select 1 from recon_run_breaks rb where rb.run_id = ${run} and rb.break_key = b.key)
       and (
-        (b.side = 'server' and b.subject_at >= ${ts(scope.horizonStart)}
+        (b.side = 'server'
+          and (b.subject_at >= ${ts(scope.horizonStart)} or (b.class = 'missing_on_server' and b.operation_id in
+            (select (jsonb_array_elements_text(${JSON.stringify(scope.openMissingOperations)}::jsonb))::uuid)))
           and exists (select 1 from srv s where s.server_code = b.server_code and b.subject_at < s.cutoff_at))
         or (b.side = 'psp' and b.psp = ${scope.psp ?? ''}::text and ${scope.psp !== null}::boolean and b.subject_at >= ${ts(scope.horizonStart)})
         or (b.side = 'account' and exists (select 1 from recon_account_balances s where s.run_id = ${run}

@@ -207,8 +207,13 @@ export class ReconciliationService {
       ]);
       await this.heartbeat(run.id, sources);
 
+      const openMissing = rowsOf<{ id: string }>(
+        await this.db.execute(sql`select distinct operation_id as id from recon_breaks
+          where status = 'open' and class = 'missing_on_server' and operation_id is not null`),
+      );
       const scope: CompareScope = {
         runId: run.id,
+        openMissingOperations: openMissing.map((r) => r.id),
         cutoffAt: day.cutoffAt,
         horizonStart,
         servers: Object.entries(sources.servers)
