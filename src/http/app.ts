@@ -23,6 +23,7 @@ import { registerBackofficeClients } from './backoffice-clients.ts';
 import { registerCommissions } from './backoffice-commissions.ts';
 import { registerBackofficeDashboard } from './backoffice-dashboard.ts';
 import { registerBackofficeFunding } from './backoffice-funding.ts';
+import { registerBackofficeGolive } from './backoffice-golive.ts';
 import { registerBackofficeOps } from './backoffice-ops.ts';
 import { registerBackofficePartners } from './backoffice-partners.ts';
 import { registerBackofficeReconciliation } from './backoffice-reconciliation.ts';
@@ -130,6 +131,7 @@ export async function buildApp(ctx: AppContext, options: AppOptions = {}): Promi
   registerBackofficeOps(app, { ctx });
   registerTradesRoutes(app, { ctx });
   registerBackofficeReconciliation(app, { ctx });
+  registerBackofficeGolive(app, { ctx });
   registerBackofficeDashboard(app, { ctx });
   registerBackoffice(app, {
     ctx,

@@ -267,8 +267,11 @@ describe('go-live rehearsal', () => {
     const unset = await rehearse(context({ pspControlUrl: undefined }), { staffId, requestedBy: 'test', tick });
     expect(unset.error).toMatch(/set GOLIVE_PSP_CONTROL_URL/);
     expect((await t.database.db.select().from(clients)).length).toBe(clientsBefore);
-    // A refused rehearsal is on the record, and the checklist reports it.
+    // Refusals are not rehearsals: the checklist still judges the last one that ran (the failed one above).
     const checklist = await runChecklist(t.ctx);
-    expect(checklist.checks.find((c) => c.id === 'rehearsal:last')).toMatchObject({ status: 'fail' });
+    expect(checklist.checks.find((c) => c.id === 'rehearsal:last')).toMatchObject({
+      status: 'fail',
+      detail: expect.stringMatching(/failed at step deposit_timeout/),
+    });
   });
 });

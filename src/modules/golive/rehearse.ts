@@ -154,7 +154,7 @@ export function snapshot(report: RehearsalReport): RehearsalReport {
   };
 }
 
-interface Setup {
+export interface Setup {
   product: typeof products.$inferSelect;
   server: ServerView;
   simulator: ControlClient;
@@ -162,7 +162,7 @@ interface Setup {
 }
 
 /** Everything that must hold before anything is created; throws RehearsalRefused with what to change. */
-async function preflight(ctx: RehearsalContext): Promise<Setup> {
+export async function preflight(ctx: RehearsalContext): Promise<Setup> {
   const g = ctx.config.golive;
   const missing = [
     ['GOLIVE_SIM_CONTROL_URL (golive.simulatorControlUrl)', g.simulatorControlUrl],
@@ -279,17 +279,22 @@ export async function rehearse(ctx: RehearsalContext, options: RehearsalOptions)
     return report;
   }
   running = id;
+  let setup: Setup;
   try {
-    let setup: Setup;
-    try {
-      setup = await preflight(ctx);
-    } catch (err) {
-      if (!(err instanceof RehearsalRefused)) throw err;
-      report.status = 'refused';
-      report.error = err.message;
-      for (const s of report.steps) s.status = 'skipped';
-      return report;
-    }
+    setup = await preflight(ctx);
+  } catch (err) {
+    running = null;
+    if (!(err instanceof RehearsalRefused)) throw err;
+    // Nothing ran and nothing was created: the caller is told why; there is no rehearsal to put on the record.
+    report.status = 'refused';
+    report.error = err.message;
+    report.finishedAt = ctx.clock.now();
+    report.durationMs = Math.round(performance.now() - started);
+    for (const s of report.steps) s.status = 'skipped';
+    progress();
+    return report;
+  }
+  try {
     report.server = setup.server.code;
     report.product = setup.product.code;
     progress();
