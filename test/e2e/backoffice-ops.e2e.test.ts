@@ -4,7 +4,8 @@
  *
  * 1. Finance approves a withdrawal above the dual-approval threshold with maker-checker: finance A signs in through
  *    the form with an authenticator code and approves, tries again and reads the API's refusal, finance B approves;
- *    the debit reaches the server, the payout goes through the PSP and the screen shows it completed.
+ *    the debit reaches the server, the payout goes through the PSP and the screen shows it completed. Then A requests
+ *    a bonus credit, is refused when approving it themself, and B's approval posts it.
  * 2. Support finds a stuck deposit (its server reply lost, the look-up refused) from a client search and reads its
  *    timeline with every server attempt, then leaves a note on the client.
  * 3. A dealer finds a `needs_review` operation in the operations list and in the alerts (acknowledges the alert and
@@ -15,13 +16,19 @@
  *
  * Screenshots at each step land in artifacts/screenshots/backoffice-ops-*.png.
  */
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { eq } from 'drizzle-orm';
+import type { FastifyInstance } from 'fastify';
 import { generate } from 'otplib';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { StaffRole } from '../../src/db/schema.ts';
 import { clients, movementApprovals, operations, tradingAccounts } from '../../src/db/schema.ts';
+import { buildApp } from '../../src/http/app.ts';
+import { defaultWebRoot } from '../../src/http/web.ts';
 import { parseReference } from '../../src/platforms/reference.ts';
 import { type FundingTestbed, fundingTestbed } from '../support/funding-testbed.ts';
 import { control } from '../support/simulators.ts';
@@ -38,6 +45,13 @@ const PNG = Buffer.concat([
 const BROWSER_TIMEOUT_MS = 30_000;
 /** The text of an element (all of it, hidden parts such as closed details included). */
 const text = async (locator: Locator) => (await locator.textContent()) ?? '';
+/** A reference's check symbol can be a regular-expression character (e.g. "*"). */
+const escapeRegExp = (value: string) => value.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+/** A full-page screenshot from the top (a scrolled page would show its sticky header mid-image). */
+async function shot(page: Page, name: string) {
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await screenshot(page, name);
+}
 
 interface Staff {
   email: string;
@@ -46,15 +60,41 @@ interface Staff {
   cookie: string;
 }
 
+/** A consistent copy of the built web application (index.html and every asset it names). */
+async function snapshotWebApp(): Promise<string> {
+  for (let i = 0; i < 100; i++) {
+    const dir = mkdtempSync(join(tmpdir(), 'bd-web-'));
+    try {
+      cpSync(defaultWebRoot, dir, { recursive: true });
+      const html = readFileSync(join(dir, 'index.html'), 'utf8');
+      const assets = [...html.matchAll(/(?:src|href)="\/(assets\/[^"]+)"/g)].map((m) => m[1]!);
+      if (assets.length > 0 && assets.every((a) => existsSync(join(dir, a)))) return dir;
+    } catch {
+      // Caught mid-rebuild: try again.
+    }
+    rmSync(dir, { recursive: true, force: true });
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`no consistent build in ${defaultWebRoot}: run npm run build:web`);
+}
+
 describe('back office: money and operations in the browser', () => {
   let t: FundingTestbed;
   let browser: Browser;
   let base: string;
   const contexts: BrowserContext[] = [];
 
+  let web: FastifyInstance;
+  let webRoot: string;
+
   beforeAll(async () => {
     t = await fundingTestbed();
-    base = `http://127.0.0.1:${(t.app.server.address() as AddressInfo).port}`;
+    // The browser talks to a second app on the same context and database, serving its own copy of web/dist: on a
+    // machine shared with other test runs, a rebuild of web/dist would otherwise change the files under it mid-test.
+    webRoot = await snapshotWebApp();
+    web = await buildApp(t.ctx, { staff: t.staff, webRoot });
+    await web.listen({ host: '127.0.0.1', port: 0 });
+    base = `http://127.0.0.1:${(web.server.address() as AddressInfo).port}`;
     browser = await launchBrowser();
   });
   afterEach(async (ctx) => {
@@ -71,7 +111,9 @@ describe('back office: money and operations in the browser', () => {
   afterAll(async () => {
     for (const c of contexts) await c.close().catch(() => undefined);
     await browser?.close();
+    await web?.close();
     await t?.close();
+    if (webRoot) rmSync(webRoot, { recursive: true, force: true });
   });
 
   const totpNow = (secret: string) => generate({ secret, epoch: Math.floor(t.clock.now().getTime() / 1000) });
@@ -203,7 +245,7 @@ describe('back office: money and operations in the browser', () => {
     await a.getByRole('textbox', { name: 'Password' }).fill(PASSWORD);
     await a.getByRole('button', { name: 'Sign in' }).click();
     await a.getByLabel('Authenticator code').waitFor();
-    await screenshot(a, 'backoffice-ops-1-sign-in-code');
+    await shot(a, 'backoffice-ops-1-sign-in-code');
     await a.getByLabel('Authenticator code').fill(await totpNow(financeA.secret!));
     await a.getByRole('button', { name: 'Sign in' }).click();
     await a.getByTestId('signed-in-user').filter({ hasText: 'Fiona Finance' }).waitFor();
@@ -214,7 +256,7 @@ describe('back office: money and operations in the browser', () => {
     await row.waitFor();
     expect(await text(row)).toContain('0 of 2');
     expect(await text(row)).toContain('Wanda Withdrawer');
-    await screenshot(a, 'backoffice-ops-1-approval-queue');
+    await shot(a, 'backoffice-ops-1-approval-queue');
     await row.getByRole('link').click();
     await a.getByTestId('maker-checker').waitFor();
     expect(await text(a.getByTestId('approval-count'))).toBe('0 of 2 approvals');
@@ -226,14 +268,14 @@ describe('back office: money and operations in the browser', () => {
     expect(await text(a.getByTestId('approval-count'))).toBe('1 of 2 approvals');
     expect(await text(a.getByTestId('approvals'))).toContain('Fiona Finance');
     expect((await t.movement(id)).status).toBe('awaiting_second_approval');
-    await screenshot(a, 'backoffice-ops-1-first-approval');
+    await shot(a, 'backoffice-ops-1-first-approval');
 
     // A tries again: the API refuses, and the screen says so in its words; nothing changes.
     await a.getByRole('button', { name: 'Approve' }).click();
     const refusal = a.getByRole('alert').filter({ hasText: 'a second, different approver must decide' });
     await refusal.waitFor();
     expect(await text(refusal)).toContain('you have already approved this request');
-    await screenshot(a, 'backoffice-ops-1-second-approval-refused');
+    await shot(a, 'backoffice-ops-1-second-approval-refused');
     expect((await t.movement(id)).status).toBe('awaiting_second_approval');
     expect(
       await t.database.db.select().from(movementApprovals).where(eq(movementApprovals.movementId, id)),
@@ -246,7 +288,7 @@ describe('back office: money and operations in the browser', () => {
     expect(await text(b.getByTestId('approvals'))).toContain('Fiona Finance');
     await b.getByRole('button', { name: 'Approve' }).click();
     await b.getByTestId('approval-count').filter({ hasText: '2 of 2 approvals' }).waitFor();
-    await screenshot(b, 'backoffice-ops-1-second-approval');
+    await shot(b, 'backoffice-ops-1-second-approval');
 
     await movementReaches(id, ['debited']);
     expect((await t.movement(id)).operationId).toBeTruthy();
@@ -265,7 +307,38 @@ describe('back office: money and operations in the browser', () => {
     expect(timeline).toMatch(/post #1 of balance \S+ on mt5-live login \d+: ok/);
     expect(timeline).toContain('payout');
     expect(await text(b.getByTestId('movement-operations'))).toContain('succeeded');
-    await screenshot(b, 'backoffice-ops-1-completed');
+    await shot(b, 'backoffice-ops-1-completed');
+
+    // Finance A asks for a bonus credit on the same client (the amount typed as text, checked in the account's
+    // currency); A may not approve their own request, B may.
+    await a.goto(`/backoffice/clients/${c.clientId}/money`);
+    await a.getByRole('button', { name: 'Request a credit or adjustment…' }).click();
+    await a.getByLabel('Amount (USD)').fill('50.001');
+    await a.getByLabel('Reason').fill('loyalty bonus');
+    await a.getByRole('button', { name: 'Request', exact: true }).click();
+    await a.getByText('At most 2 decimals for USD').waitFor();
+    await a.getByLabel('Amount (USD)').fill('50.00');
+    await a.getByRole('button', { name: 'Request', exact: true }).click();
+    await a.getByTestId('maker-checker').waitFor();
+    expect(await text(a.getByTestId('requested-by'))).toBe('Fiona Finance (staff)');
+    expect(await text(a.getByTestId('approval-count'))).toBe('0 of 1 approval');
+    const creditId = a.url().split('/').at(-1)!;
+    expect(await t.movement(creditId)).toMatchObject({
+      kind: 'credit',
+      amountMinor: 5_000,
+      status: 'awaiting_approval',
+    });
+    await a.getByRole('button', { name: 'Approve' }).click();
+    await a
+      .getByRole('alert')
+      .filter({ hasText: 'you made this request: another staff member must decide on it' })
+      .waitFor();
+    await shot(a, 'backoffice-ops-1-self-approval-refused');
+    await b.goto(`/backoffice/movements/${creditId}`);
+    await b.getByRole('button', { name: 'Approve' }).click();
+    await movementReaches(creditId, ['posted']);
+    await b.getByTestId('movement-status').filter({ hasText: 'posted' }).waitFor();
+    await shot(b, 'backoffice-ops-1-credit-posted');
   });
 
   it('support finds a stuck deposit from a client search and reads its timeline with every attempt', async () => {
@@ -283,14 +356,14 @@ describe('back office: money and operations in the browser', () => {
     await result.waitFor();
     // The search answers with this client only (the unfiltered list showed before it).
     await expect.poll(() => page.getByTestId('clients-table').locator('tbody tr').count()).toBe(1);
-    await screenshot(page, 'backoffice-ops-2-client-search');
+    await shot(page, 'backoffice-ops-2-client-search');
     await result.getByRole('link', { name: 'Stella Stuckdeposit' }).click();
     await page.getByTestId('client-name').filter({ hasText: 'Stella Stuckdeposit' }).waitFor();
     await page.getByRole('tab', { name: 'Money' }).click();
     const deposit = page.locator(`tr[data-movement="${movementId}"]`);
     await deposit.waitFor();
     expect(await text(deposit)).toContain('approved');
-    await screenshot(page, 'backoffice-ops-2-client-money');
+    await shot(page, 'backoffice-ops-2-client-money');
     await deposit.getByRole('link').click();
 
     await page.getByTestId('timeline').waitFor();
@@ -310,13 +383,13 @@ describe('back office: money and operations in the browser', () => {
       `post #1 of balance ${operation.reference} on mt5-live login ${c.login}: ambiguous`,
     );
     expect(story, attempts).toMatch(
-      new RegExp(`verify by reference #\\d+ of balance ${operation.reference} .*: not_sent`),
+      new RegExp(`verify by reference #\\d+ of balance ${escapeRegExp(operation.reference)} .*: not_sent`),
     );
     expect(story).toContain(`operation ${operation.reference} (balance on mt5-live) is unknown`);
     expect(await timeline.locator('tr[data-type^="attempt."]').count(), attempts).toBe(operation.attempts);
     expect(await timeline.locator('tr[data-type^="webhook."]').count()).toBeGreaterThan(0);
     expect(await text(page.getByTestId('movement-operations'))).toContain('unknown');
-    await screenshot(page, 'backoffice-ops-2-stuck-deposit-timeline');
+    await shot(page, 'backoffice-ops-2-stuck-deposit-timeline');
     // Support reads; it does not decide or retry.
     expect(await page.getByRole('button', { name: /Retry/ }).count()).toBe(0);
 
@@ -327,7 +400,7 @@ describe('back office: money and operations in the browser', () => {
     await page.getByRole('button', { name: 'Add note' }).click();
     await page.getByTestId('notes').getByText(note).waitFor();
     expect(await text(page.getByTestId('notes'))).toContain('Sam Support');
-    await screenshot(page, 'backoffice-ops-2-note');
+    await shot(page, 'backoffice-ops-2-note');
   });
 
   it('a dealer retries a needs_review operation with the same reference; it succeeds once on the server', async () => {
@@ -349,7 +422,7 @@ describe('back office: money and operations in the browser', () => {
         page.getByTestId('operations-table').locator('tbody tr').filter({ hasNotText: 'needs review' }).count(),
       )
       .toBe(0);
-    await screenshot(page, 'backoffice-ops-3-needs-review-list');
+    await shot(page, 'backoffice-ops-3-needs-review-list');
 
     // The critical alert the engine raised: the dealer acknowledges it and opens the operation from it.
     await page.getByRole('link', { name: 'Alerts', exact: true }).click();
@@ -360,21 +433,21 @@ describe('back office: money and operations in the browser', () => {
     await alert.waitFor({ state: 'detached' });
     await page.getByLabel('Status').selectOption('acknowledged');
     await alert.getByText('Acknowledged by Dana Dealer').waitFor();
-    await screenshot(page, 'backoffice-ops-3-alert-acknowledged');
+    await shot(page, 'backoffice-ops-3-alert-acknowledged');
     await alert.getByRole('link', { name: 'Open the operation' }).click();
     await page.getByTestId('needs-review').waitFor();
     const log = page.getByTestId('attempt-log');
     expect(await log.locator('tbody tr').count()).toBe(operation.attempts);
     expect(await log.locator('tr[data-outcome="ambiguous"]').count()).toBe(1);
     expect(await log.locator('tr[data-outcome="not_sent"]').count()).toBe(operation.attempts - 1);
-    await screenshot(page, 'backoffice-ops-3-attempt-log');
+    await shot(page, 'backoffice-ops-3-attempt-log');
 
     // The server answers look-ups again; the dealer retries with the same reference.
     await control(t.live, 'DELETE', '/control/faults');
     await page.getByRole('button', { name: 'Retry with the same reference' }).click();
     const dialog = page.getByRole('dialog');
     expect(await text(dialog)).toContain(`${operation.reference} goes back to the queue with the same reference`);
-    await screenshot(page, 'backoffice-ops-3-retry-confirm');
+    await shot(page, 'backoffice-ops-3-retry-confirm');
     await dialog.getByRole('button', { name: 'Confirm retry' }).click();
     await dialog.waitFor({ state: 'hidden' });
     const [queued] = await t.database.db.select().from(operations).where(eq(operations.id, operation.id));
@@ -386,11 +459,11 @@ describe('back office: money and operations in the browser', () => {
     await page.getByTestId('operation-status').filter({ hasText: 'succeeded' }).waitFor({ timeout: 20_000 });
     await log.locator('tr[data-outcome="found"]').waitFor();
     expect(await text(page.getByTestId('operation-history'))).toMatch(/retry requested[\s\S]*Dana Dealer/);
-    await screenshot(page, 'backoffice-ops-3-succeeded');
+    await shot(page, 'backoffice-ops-3-succeeded');
     // The success resolved the alert.
     await page.goto('/backoffice/alerts?status=resolved');
     await page.getByTestId('alerts').waitFor();
-    await screenshot(page, 'backoffice-ops-3-alert-resolved');
+    await shot(page, 'backoffice-ops-3-alert-resolved');
     await page.locator('article').filter({ hasText: operation.reference }).getByText('Resolved by').waitFor();
 
     const [done] = await t.database.db.select().from(operations).where(eq(operations.id, operation.id));
@@ -417,7 +490,7 @@ describe('back office: money and operations in the browser', () => {
     await page.goto('/backoffice/kyc');
     await page.getByRole('link', { name: 'Review Kira Kycqueue' }).waitFor();
     expect(await text(page.getByTestId('kyc-queue'))).toContain('passport');
-    await screenshot(page, 'backoffice-ops-4-kyc-queue');
+    await shot(page, 'backoffice-ops-4-kyc-queue');
     await page.getByRole('link', { name: 'Review Kira Kycqueue' }).click();
 
     // The file opens from the back office (the same bytes the client sent), then the document and the client.
@@ -431,7 +504,7 @@ describe('back office: money and operations in the browser', () => {
     await page.getByRole('button', { name: 'Record decision' }).click();
     await page.getByText('pending → approved').waitFor();
     expect((await t.database.db.select().from(clients).where(eq(clients.id, clientId)))[0]!.kycStatus).toBe('approved');
-    await screenshot(page, 'backoffice-ops-4-kyc-approved');
+    await shot(page, 'backoffice-ops-4-kyc-approved');
 
     // Profile corrections: a valid phone is saved; a wrong country is refused with the API's words.
     await page.getByRole('tab', { name: 'Profile' }).click();
@@ -442,7 +515,7 @@ describe('back office: money and operations in the browser', () => {
     await page.getByRole('button', { name: 'Save' }).click();
     const refused = page.getByRole('alert').filter({ hasText: 'ISO 3166-1 alpha-2 country code' });
     await refused.waitFor();
-    await screenshot(page, 'backoffice-ops-4-profile-refused');
+    await shot(page, 'backoffice-ops-4-profile-refused');
     expect((await t.database.db.select().from(clients).where(eq(clients.id, clientId)))[0]!.country).toBe('CY');
 
     // At phone width the navigation folds behind a button and the list still reads.
@@ -454,6 +527,6 @@ describe('back office: money and operations in the browser', () => {
     await phone.page.goto('/backoffice/clients?q=Kycqueue');
     await phone.page.locator(`tr[data-client="${clientId}"]`).waitFor();
     await phone.page.getByRole('button', { name: 'Toggle navigation' }).waitFor();
-    await screenshot(phone.page, 'backoffice-ops-4-clients-phone');
+    await shot(phone.page, 'backoffice-ops-4-clients-phone');
   });
 });

@@ -15,8 +15,10 @@ import {
 } from '@mantine/core';
 import { notifications } from '@mantine/notifications';
 import { type FormEvent, useCallback, useState } from 'react';
+import { useNavigate } from 'react-router';
 import { api } from '../../api.ts';
 import { DateTime, Empty, ErrorAlert, Loading, Money, Pager, StatusBadge } from '../../ui/components.tsx';
+import { parseMoney } from '../../ui/money.ts';
 import { useAction, useApi } from '../../ui/useApi.ts';
 import { useStaff } from '../auth.tsx';
 import { Facts, To, useKeyset, words } from './bits.tsx';
@@ -429,6 +431,7 @@ function KycDecision({ clientId, status, onDecided }: { clientId: string; status
 // --- money ---------------------------------------------------------------------------------------------------------
 
 export function MoneyTab({ clientId, movementId }: { clientId: string; movementId: string | undefined }) {
+  const { can } = useStaff();
   const [page, setPage] = useState(0);
   const { data, error, loading, reload } = useApi<MovementPage>(movementId ? null : '/api/backoffice/movements', {
     clientId,
@@ -445,6 +448,7 @@ export function MoneyTab({ clientId, movementId }: { clientId: string; movementI
   }
   return (
     <Stack gap="sm">
+      {can('funding.request') ? <StaffMovementForm clientId={clientId} /> : null}
       <ErrorAlert error={error} onRetry={reload} />
       {loading && !data ? <Loading /> : null}
       {data && data.items.length === 0 ? <Empty>No deposits, withdrawals or other movements.</Empty> : null}
@@ -458,6 +462,132 @@ export function MoneyTab({ clientId, movementId }: { clientId: string; movementI
       ) : null}
       <Pager page={page} hasNext={data?.next != null} onChange={setPage} />
     </Stack>
+  );
+}
+
+/**
+ * A bonus credit or a manual balance adjustment on one of the client's accounts. It waits for another staff member's
+ * approval (maker-checker); the amount is typed as text and parsed in the account's currency, never through a float.
+ */
+function StaffMovementForm({ clientId }: { clientId: string }) {
+  const navigate = useNavigate();
+  const [open, setOpen] = useState(false);
+  const accounts = useApi<{ items: Account[] }>(open ? '/api/backoffice/accounts' : null, {
+    clientId,
+    status: 'open',
+    limit: 500,
+  });
+  const [accountId, setAccountId] = useState('');
+  const [kind, setKind] = useState<'credit' | 'adjustment'>('credit');
+  const [direction, setDirection] = useState<'in' | 'out'>('in');
+  const [amount, setAmount] = useState('');
+  const [reason, setReason] = useState('');
+  const [amountError, setAmountError] = useState<string>();
+  const account = accounts.data?.items.find((a) => a.id === accountId) ?? accounts.data?.items[0];
+  const request = useAction(
+    useCallback(
+      (minor: number) =>
+        api.post<{ movement: { id: string } }>(`/api/backoffice/${kind}s`, {
+          accountId: account!.id,
+          amountMinor: minor,
+          direction,
+          reason: reason.trim(),
+        }),
+      [kind, account, direction, reason],
+    ),
+  );
+  async function submit(event: FormEvent) {
+    event.preventDefault();
+    if (!account) return;
+    const parsed = parseMoney(amount, account.currency);
+    if ('error' in parsed) {
+      setAmountError(parsed.error);
+      return;
+    }
+    setAmountError(undefined);
+    const result = await request.run(parsed.minor);
+    if (result) {
+      notifications.show({ message: `The ${kind} waits for another staff member's approval.` });
+      navigate(`/backoffice/clients/${clientId}/money/${result.movement.id}`);
+    }
+  }
+  if (!open) {
+    return (
+      <Group>
+        <Button variant="light" size="xs" onClick={() => setOpen(true)}>
+          Request a credit or adjustment…
+        </Button>
+      </Group>
+    );
+  }
+  return (
+    <Card withBorder component="form" onSubmit={submit} aria-label="Request a credit or adjustment">
+      <Stack gap="sm">
+        <Title order={4}>Request a credit or adjustment</Title>
+        <Text size="sm" c="dimmed">
+          Another staff member must approve it before it reaches the trading server.
+        </Text>
+        <ErrorAlert error={accounts.error} onRetry={accounts.reload} />
+        {accounts.data && accounts.data.items.length === 0 ? <Empty>The client has no open account.</Empty> : null}
+        {account ? (
+          <>
+            <Group align="flex-end" wrap="wrap">
+              <NativeSelect
+                label="Account"
+                value={account.id}
+                onChange={(e) => setAccountId(e.currentTarget.value)}
+                data={accounts.data!.items.map((a) => ({
+                  value: a.id,
+                  label: `${a.login} · ${a.serverCode} · ${a.currency}`,
+                }))}
+              />
+              <NativeSelect
+                label="Kind"
+                value={kind}
+                onChange={(e) => setKind(e.currentTarget.value as 'credit' | 'adjustment')}
+                data={[
+                  { value: 'credit', label: 'Bonus credit' },
+                  { value: 'adjustment', label: 'Balance adjustment' },
+                ]}
+              />
+              <NativeSelect
+                label="Direction"
+                value={direction}
+                onChange={(e) => setDirection(e.currentTarget.value as 'in' | 'out')}
+                data={[
+                  { value: 'in', label: 'Into the account' },
+                  { value: 'out', label: 'Out of the account' },
+                ]}
+              />
+              <TextInput
+                label={`Amount (${account.currency})`}
+                inputMode="decimal"
+                value={amount}
+                onChange={(e) => setAmount(e.currentTarget.value)}
+                error={amountError}
+                w={160}
+              />
+            </Group>
+            <TextInput
+              label="Reason"
+              value={reason}
+              onChange={(e) => setReason(e.currentTarget.value)}
+              maxLength={500}
+            />
+          </>
+        ) : null}
+        {accounts.loading && !accounts.data ? <Loading /> : null}
+        <ErrorAlert error={request.error} />
+        <Group>
+          <Button type="submit" loading={request.pending} disabled={!account}>
+            Request
+          </Button>
+          <Button variant="default" onClick={() => setOpen(false)}>
+            Back
+          </Button>
+        </Group>
+      </Stack>
+    </Card>
   );
 }
 
