@@ -87,7 +87,7 @@ describe('client two-factor sign-in', () => {
     expect((await login(email)).statusCode).toBe(200);
 
     // The secret is sealed at rest and never in the client's own view.
-    const [row] = await database.db.select().from(clients).where(eq(clients.email, email));
+    const [row] = await ctx.database.db.select().from(clients).where(eq(clients.email, email));
     expect(row!.totpSecretSealed).toBeTruthy();
     expect(row!.totpSecretSealed).not.toContain(secret);
     const me = await app.inject({ url: '/api/portal/me', headers: { cookie } });
@@ -149,14 +149,14 @@ describe('client two-factor sign-in', () => {
       'TOTP_NOT_ENABLED',
     );
 
-    const actions = (await database.db.select().from(auditEvents).where(eq(auditEvents.entityId, row!.id))).map(
+    const actions = (await ctx.database.db.select().from(auditEvents).where(eq(auditEvents.entityId, row!.id))).map(
       (e) => e.action,
     );
     expect(actions).toEqual(
       expect.arrayContaining(['client.totp_setup_started', 'client.totp_enabled', 'client.totp_disabled']),
     );
     expect(actions.filter((a) => a === 'client.login_failed').length).toBeGreaterThanOrEqual(2);
-    expect((await verifyAuditChain(database.db)).ok).toBe(true);
+    expect((await verifyAuditChain(ctx.database.db)).ok).toBe(true);
   });
 
   it('needs a signed-in client and refuses unknown fields', async () => {
