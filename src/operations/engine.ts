@@ -15,7 +15,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { and, eq, inArray, sql } from 'drizzle-orm';
+import { and, eq, getTableColumns, sql } from 'drizzle-orm';
 import type { Executor } from '../db/connect.ts';
 import { type OperationStatus, operationAttempts, operations } from '../db/schema.ts';
 import { DefinitiveError, isPlatformError, PlatformError, RoutingError } from '../platforms/errors.ts';
@@ -69,6 +69,34 @@ function describe(err: unknown): Record<string, unknown> {
     return { name: err.name, class: 'configuration', code: err.code, message: err.message };
   if (err instanceof SecretError) return { name: err.name, class: 'configuration', message: err.message };
   return { name: (err as Error)?.name ?? 'Error', class: 'internal', message: (err as Error)?.message ?? String(err) };
+}
+
+const operationColumns = Object.entries(getTableColumns(operations));
+
+/** An operations row as a raw statement returns it (column names, driver values) in the ORM's shape. */
+function operationFromRow(raw: Record<string, unknown>): OperationRow {
+  const row: Record<string, unknown> = {};
+  for (const [key, column] of operationColumns) {
+    const value = raw[column.name];
+    row[key] = value === null || value === undefined ? null : column.mapFromDriverValue(value);
+  }
+  return row as OperationRow;
+}
+
+/** A jsonb parameter: JSON text, or SQL NULL for nothing. */
+const json = (value: unknown) => (value === undefined || value === null ? null : JSON.stringify(value));
+
+/** An attempt's columns as the finishing statement reads them (jsonb_to_recordset). */
+function attemptColumns(a: AttemptRecord) {
+  return {
+    id: a.id,
+    action: a.action,
+    outcome: a.outcome,
+    code: a.code,
+    server_text: a.serverText,
+    reply: a.reply ?? null,
+    duration_ms: a.durationMs,
+  };
 }
 
 export class OperationsEngine {
@@ -174,11 +202,9 @@ export class OperationsEngine {
       .map(([name]) => name);
     // One statement claims the operations and records the attempt each is about to make, so the "started" row
     // exists before any call leaves and costs no commit of its own.
-    const rows = await this.deps.database.query<{
-      id: string;
-      previous_status: OperationStatus;
-      attempt_id: string | number;
-    }>(
+    const rows = await this.deps.database.query<
+      Record<string, unknown> & { previous_status: OperationStatus; attempt_id: string | number }
+    >(
       `WITH candidate AS (
          SELECT o.id, o.status AS previous_status
          FROM operations o
@@ -197,7 +223,7 @@ export class OperationsEngine {
          SET status = 'in_flight', lease_until = $2, worker = $3, attempts = o.attempts + 1, updated_at = $1
          FROM candidate c
          WHERE o.id = c.id
-         RETURNING o.id, o.reference, o.attempts, o.kind, o.server_code, o.login, o.payload, c.previous_status
+         RETURNING o.*, c.previous_status
        ),
        logged AS (
          INSERT INTO operation_attempts
@@ -213,22 +239,17 @@ export class OperationsEngine {
                                    THEN 'verify' ELSE 'post' END AS action) a
          RETURNING id, operation_id
        )
-       SELECT claimed.id, claimed.previous_status, logged.id AS attempt_id
+       SELECT claimed.*, logged.id AS attempt_id
        FROM claimed JOIN logged ON logged.operation_id = claimed.id`,
       [now, leaseUntil, this.workerId, limit, verifiable],
     );
-    if (rows.length === 0) return [];
-    const claimed = new Map(rows.map((r) => [r.id, r]));
-    const full = await this.deps.database.db
-      .select()
-      .from(operations)
-      .where(inArray(operations.id, [...claimed.keys()]));
-    return full
-      .sort((a, b) => a.seq - b.seq)
-      .map((op) => {
-        const r = claimed.get(op.id)!;
-        return { ...op, previousStatus: r.previous_status, startedAttemptId: Number(r.attempt_id) };
-      });
+    return rows
+      .map((r) => ({
+        ...operationFromRow(r),
+        previousStatus: r.previous_status,
+        startedAttemptId: Number(r.attempt_id),
+      }))
+      .sort((a, b) => a.seq - b.seq);
   }
 
   // --- processing -------------------------------------------------------------------------------------------------
@@ -512,20 +533,43 @@ export class OperationsEngine {
     await this.deps.database.db.transaction(async (tx) => {
       // Every audit event of this transaction (the receiving module's too) is appended at the end, in one go.
       this.deps.audit.hold?.(tx);
-      await this.saveAttempts(tx, outcome.attempts);
       const resultLogin = typeof outcome.result?.login === 'number' ? outcome.result.login : undefined;
-      const row = await this.update(tx, op, {
-        status,
-        result: outcome.result ?? null,
-        ticket: (outcome.result?.ticket as string | null | undefined) ?? null,
-        lastError: outcome.error ?? null,
-        login: op.login ?? resultLogin ?? null,
-        leaseUntil: null,
-        finishedAt: now,
-        // A failed operation may still be retried by an operator, so it keeps its sealed secret until it succeeds.
-        sealedSecret: status === 'succeeded' ? null : op.sealedSecret,
-      });
-      if (!row) return;
+      // One statement: the attempts' outcomes, the operation's end (only while this worker still holds it), and, on
+      // success, the release of the operations waiting for it (with the NOTIFY that wakes the workers for them).
+      const ended = await tx.execute(sql`
+        with saved as (
+          update operation_attempts a
+          set action = x.action, outcome = x.outcome, code = x.code, server_text = x.server_text, reply = x.reply,
+              duration_ms = x.duration_ms
+          from jsonb_to_recordset(${JSON.stringify(outcome.attempts.map(attemptColumns))}::jsonb)
+               as x(id bigint, action text, outcome text, code integer, server_text text, reply jsonb, duration_ms integer)
+          where a.id = x.id
+          returning a.id
+        ), done as (
+          update operations
+          set status = ${status}, result = ${json(outcome.result)}::jsonb,
+              ticket = ${(outcome.result?.ticket as string | null | undefined) ?? null},
+              last_error = ${json(outcome.error)}::jsonb, login = ${op.login ?? resultLogin ?? null},
+              lease_until = null, finished_at = ${now.toISOString()}::timestamptz,
+              -- A failed operation may still be retried by an operator, so it keeps its sealed secret until it succeeds.
+              sealed_secret = ${status === 'succeeded' ? null : op.sealedSecret},
+              updated_at = ${now.toISOString()}::timestamptz
+          where id = ${op.id} and worker = ${this.workerId} and status = 'in_flight'
+          returning *
+        ), released as (
+          update operations d
+          set status = 'pending', next_attempt_at = ${now.toISOString()}::timestamptz,
+              updated_at = ${now.toISOString()}::timestamptz
+          from done
+          where done.status = 'succeeded' and d.depends_on = done.id and d.status = 'waiting'
+          returning d.id
+        )
+        select done.*, (select count(*) from (select pg_notify(${OPERATIONS_CHANNEL}, '') from released limit 1) n)
+                         as released
+        from done`);
+      const [raw] = (ended as unknown as { rows: Record<string, unknown>[] }).rows;
+      if (!raw) return;
+      const row = operationFromRow(raw);
       if (status === 'failed') {
         await this.deps.alerts.raise(tx, {
           kind: 'operation_failed',
@@ -540,10 +584,11 @@ export class OperationsEngine {
             error: outcome.error,
           },
         });
-      } else {
+      } else if (op.lastError !== null) {
+        // Only an operation that went wrong before can have an alert open (raising one always records the error).
         await this.deps.alerts.resolve(tx, `operation:${op.id}`, 'system', 'the operation succeeded');
       }
-      await this.afterEnd(tx, row, status);
+      await this.afterEnd(tx, row, status, { dependentsReleased: true });
       // Last: the audit append holds the chain lock until commit (and commits with it, in one round trip).
       await this.deps.audit.record(tx, {
         actorType: 'server',
@@ -560,8 +605,16 @@ export class OperationsEngine {
     metrics.transitions.inc({ kind: op.kind, status });
   }
 
-  /** Delivers the result, releases or cancels dependent legs, and compensates a failed second leg. */
-  async afterEnd(tx: Executor, row: OperationRow, status: 'succeeded' | 'failed' | 'cancelled'): Promise<void> {
+  /**
+   * Delivers the result, releases or cancels dependent legs, and compensates a failed second leg. `dependentsReleased`:
+   * the caller's own statement already released the legs waiting for a succeeded operation.
+   */
+  async afterEnd(
+    tx: Executor,
+    row: OperationRow,
+    status: 'succeeded' | 'failed' | 'cancelled',
+    options: { dependentsReleased?: boolean } = {},
+  ): Promise<void> {
     if (row.handler) {
       const handler = this.deps.handlers?.[row.handler];
       if (!handler) throw new Error(`no handler "${row.handler}" is registered to receive operation ${row.reference}`);
@@ -569,6 +622,7 @@ export class OperationsEngine {
     }
     const now = this.deps.clock.now();
     if (status === 'succeeded') {
+      if (options.dependentsReleased) return;
       const released = await tx
         .update(operations)
         .set({ status: 'pending', nextAttemptAt: now, updatedAt: now })

@@ -1,9 +1,9 @@
 /**
  * Transactional enqueue: an operation row is written with the same transaction as the business change that causes
- * it. A rolled-back change therefore never posts, and a committed one always will. The NOTIFY issued here is
+ * it. A rolled-back change therefore never posts, and a committed one always will. The NOTIFY issued by the insert is
  * delivered on commit, waking the workers at once.
  */
-import { sql } from 'drizzle-orm';
+import { getTableColumns, sql } from 'drizzle-orm';
 import type { Clock } from '../clock.ts';
 import type { Executor } from '../db/connect.ts';
 import { type OperationKind, operations } from '../db/schema.ts';
@@ -76,7 +76,7 @@ export async function enqueueOperation(tx: Executor, deps: EnqueueDeps, input: E
     throw new OperationInputError(`"${reference}" is not a valid operation reference`);
   }
   const now = deps.clock.now();
-  const [row] = await tx
+  const [inserted] = await tx
     .insert(operations)
     .values({
       reference,
@@ -97,23 +97,25 @@ export async function enqueueOperation(tx: Executor, deps: EnqueueDeps, input: E
       createdAt: now,
       updatedAt: now,
     })
-    .returning();
+    // The NOTIFY that wakes the workers when this commits, in the same statement (PostgreSQL sends one per channel
+    // and payload per transaction, however many operations it enqueues).
+    .returning({ ...getTableColumns(operations), notified: sql<unknown>`pg_notify(${OPERATIONS_CHANNEL}, '')` });
+  const { notified: _, ...row } = inserted!;
   await deps.audit.record(tx, {
     actorType: input.requestedBy ? 'staff' : 'system',
     actorId: input.requestedBy ?? null,
     action: 'operation.enqueued',
     entityType: 'operation',
-    entityId: row!.id,
+    entityId: row.id,
     after: {
       reference,
       kind: input.kind,
       server: input.serverCode,
       login: input.login ?? null,
       payload,
-      status: row!.status,
+      status: row.status,
     },
     correlationId: reference,
   });
-  await tx.execute(sql`select pg_notify(${OPERATIONS_CHANNEL}, '')`);
-  return row!;
+  return row;
 }

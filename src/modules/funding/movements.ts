@@ -3,7 +3,7 @@
  * along the transitions this file allows), and writing the timeline event and audit event of each change in the
  * same transaction.
  */
-import { and, eq } from 'drizzle-orm';
+import { and, eq, type SQL, sql } from 'drizzle-orm';
 import type { Clock } from '../../clock.ts';
 import type { Executor } from '../../db/connect.ts';
 import { type MoneyMovementStatus, moneyMovements, movementEvents } from '../../db/schema.ts';
@@ -44,6 +44,14 @@ export async function noteMovement(tx: Executor, clock: Clock, movementId: strin
   });
 }
 
+/** The INSERT of a timeline note, for a statement that writes it along with something else. */
+function noteInsert(movementId: string, at: Date, note: TimelineNote): SQL {
+  const details = note.details ?? null;
+  return sql`insert into ${movementEvents} (movement_id, at, source, type, message, details, internal)
+    values (${movementId}, ${at.toISOString()}::timestamptz, ${note.source}, ${note.type}, ${note.message},
+            ${details === null ? null : JSON.stringify(details)}::jsonb, ${note.internal ?? false})`;
+}
+
 export interface Actor {
   type: 'client' | 'staff' | 'system' | 'psp' | 'server';
   id: string | null;
@@ -70,12 +78,14 @@ export async function transition(
   if (!change.from.includes(movement.status)) return null;
   const now = deps.clock.now();
   const terminal = finalStatuses.has(change.to);
+  // The status change and its timeline note in one statement (the note's INSERT as a CTE).
+  const noted = tx.$with('noted', {}).as(noteInsert(movement.id, now, change.note));
   const [after] = await tx
+    .with(noted)
     .update(moneyMovements)
     .set({ ...change.set, status: change.to, updatedAt: now, ...(terminal ? { completedAt: now } : {}) })
     .where(eq(moneyMovements.id, movement.id))
     .returning();
-  await noteMovement(tx, deps.clock, movement.id, change.note);
   await deps.audit.record(tx, {
     actorType: change.actor.type,
     actorId: change.actor.id,

@@ -311,9 +311,11 @@ async function postChecked(
   const accounts = new Map<string, LedgerAccountKey>();
   for (const line of checked.lines) accounts.set(line.code, line.account);
   const codes = [...accounts.keys()].sort();
-  // One round trip for the transaction row and the accounts (created on first use). With an idempotency key that is
-  // already posted, the transaction insert does nothing (waiting for a concurrent writer of the same key to finish),
-  // and the posting is compared with what is there.
+  // One round trip for the transaction row, the accounts (created on first use) and the entries. With an
+  // idempotency key that is already posted, the transaction insert does nothing (waiting for a concurrent writer of
+  // the same key to finish), no entry is written, and the posting is compared with what is there. The entries are
+  // written only when every account was found or created by this statement; otherwise (an account another
+  // transaction created while this statement waited for it) they are written once the accounts are read again.
   const result = await tx.execute(sql`
     with t as (
       insert into ledger_transactions (kind, description, idempotency_key, correlation, created_at, created_by)
@@ -333,14 +335,36 @@ async function postChecked(
       select code, type, owner_id, currency, ${at.toISOString()}::timestamptz from wanted order by code
       on conflict (code) do nothing
       returning id, code
+    ), found as (
+      select code, id from created
+      union all
+      select code, id from ledger_accounts where code in (select code from wanted)
+    ), lines as (
+      select * from jsonb_to_recordset(${JSON.stringify(
+        checked.lines.map((line, i) => ({
+          n: i,
+          code: line.code,
+          currency: line.account.currency,
+          amount: line.amountMinor,
+        })),
+      )}::jsonb) as l(n int, code text, currency text, amount bigint)
+    ), entries as (
+      insert into ledger_entries (transaction_id, account_id, currency, amount_minor, created_at)
+      select t.id, found.id, lines.currency, lines.amount, ${at.toISOString()}::timestamptz
+      from t, lines join found on found.code = lines.code
+      where (select count(*) from found) = ${codes.length}
+      order by lines.n
+      returning 1
     )
     select (select id from t) as transaction_id,
-           coalesce((select json_agg(json_build_object('code', x.code, 'id', x.id))
-                       from (select code, id from created
-                             union all
-                             select code, id from ledger_accounts where code in (select code from wanted)) x),
-                    '[]'::json) as accounts`);
-  const [row] = rowsOf<{ transaction_id: string | null; accounts: { code: string; id: string }[] | string }>(result);
+           (select count(*) from entries)::int as entries,
+           coalesce((select json_agg(json_build_object('code', found.code, 'id', found.id)) from found), '[]'::json)
+             as accounts`);
+  const [row] = rowsOf<{
+    transaction_id: string | null;
+    entries: number;
+    accounts: { code: string; id: string }[] | string;
+  }>(result);
   const transactionId = row?.transaction_id ?? null;
   if (!transactionId) {
     const existing = key === undefined ? undefined : await existingByKey(tx, key);
@@ -352,18 +376,17 @@ async function postChecked(
     }
     return replayOf(existing, posting, checked);
   }
+  if (row!.entries === checked.lines.length) return { transactionId, replayed: false };
   const found = typeof row!.accounts === 'string' ? JSON.parse(row!.accounts) : row!.accounts;
   const idByCode = new Map((found as { code: string; id: string }[]).map((a) => [a.code, a.id]));
-  if (idByCode.size < codes.length) {
-    // An account another transaction created while this statement waited for it (ON CONFLICT waits for that commit,
-    // but the statement's snapshot predates it): read it again with a fresh snapshot.
-    const missing = codes.filter((code) => !idByCode.has(code));
-    for (const account of await tx
-      .select({ id: ledgerAccounts.id, code: ledgerAccounts.code })
-      .from(ledgerAccounts)
-      .where(inArray(ledgerAccounts.code, missing))) {
-      idByCode.set(account.code, account.id);
-    }
+  // An account another transaction created while this statement waited for it (ON CONFLICT waits for that commit,
+  // but the statement's snapshot predates it): read it again with a fresh snapshot, then write the entries.
+  const missing = codes.filter((code) => !idByCode.has(code));
+  for (const account of await tx
+    .select({ id: ledgerAccounts.id, code: ledgerAccounts.code })
+    .from(ledgerAccounts)
+    .where(inArray(ledgerAccounts.code, missing))) {
+    idByCode.set(account.code, account.id);
   }
   await tx.insert(ledgerEntries).values(
     checked.lines.map((line) => ({
