@@ -7,7 +7,7 @@
  */
 import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { alerts, auditEvents, externalChanges } from '../../src/db/schema.ts';
+import { alerts, auditEvents, externalChanges, operations, reconBreaks } from '../../src/db/schema.ts';
 import { clientVisibleBalance } from '../../src/modules/ledger/service.ts';
 import type { RunSummary } from '../../src/modules/reconciliation/service.ts';
 import { LIVE } from '../support/accounts-testbed.ts';
@@ -161,5 +161,50 @@ describe("scenario 2: a dealer's balance correction in the reconciliation", () =
     const bad = await api('POST', '/recon/runs', finance, { date: '2026-02-30' });
     expect(bad.statusCode).toBe(400);
     expect((await api('GET', '/recon/runs/00000000-0000-4000-8000-000000000000', finance)).statusCode).toBe(404);
+  });
+
+  it('does not let one person explain away a drift or a duplicate with an unrelated change on the account', async () => {
+    const c = await t.fundedClient();
+    const deposit = await t.deposit(c.cookie, c.accountId, 10_000);
+    const movement = await t.until(deposit.movementId, ['posted']);
+    const [op] = await t.database.db.select().from(operations).where(eq(operations.id, movement.operationId!));
+    // A small correction by the dealer (an external change, booked to the ledger), and a copy of the deposit (a
+    // duplicate, and a drift of 100.00 the ledger does not have).
+    await control(t.live, 'POST', '/control/dealer/balance', { login: c.login, amount: 5, type: 'correction' });
+    await control(t.live, 'POST', '/control/dealer/balance', {
+      login: c.login,
+      amount: 100,
+      type: 'balance',
+      comment: op!.reference,
+    });
+    const day = reconDay(t);
+    await day.run(0);
+    const [change] = await t.database.db
+      .select()
+      .from(externalChanges)
+      .where(and(eq(externalChanges.serverCode, LIVE), eq(externalChanges.login, c.login)));
+    expect(change).toMatchObject({ kind: 'balance_record', amountMinor: 500 });
+    expect(change!.ledgerTransactionId).toBeTruthy();
+    const byKey = async (key: string) =>
+      (await t.database.db.select().from(reconBreaks).where(eq(reconBreaks.key, key)))[0]!;
+    const drift = await byKey(`balance_drift:${LIVE}:${c.login}`);
+    const duplicate = await byKey(`duplicate:server:${LIVE}:${op!.reference}`);
+    expect(drift).toMatchObject({ status: 'open', differenceMinor: 10_000 });
+    expect(duplicate).toMatchObject({ status: 'open' });
+
+    const staff = await t.staffCookie(['finance']);
+    for (const b of [drift, duplicate]) {
+      const linked = await api('POST', `/recon/breaks/${b.id}/link-external-change`, staff, {
+        externalChangeId: change!.id,
+        note: 'dealer activity on this account',
+      });
+      expect(linked.statusCode, linked.body).toBe(409);
+      expect(linked.json().code).toBe('RECON_LINK_NOT_APPLICABLE');
+      expect(await byKey(b.key)).toMatchObject({ status: 'open' });
+    }
+    // The correction's own break is explained by it.
+    const own = await byKey(`server_not_in_crm:${LIVE}:${change!.ticket}`);
+    const linked = await api('POST', `/recon/breaks/${own.id}/link-external-change`, staff, { note: 'dealer fix' });
+    expect(linked.statusCode, linked.body).toBe(200);
   });
 });

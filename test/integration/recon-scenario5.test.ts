@@ -118,6 +118,17 @@ describe('scenario 5: deposits a routing rule kept from the server are breaks th
       const reviewed = detail.operationTrail.find((e) => e.action === 'operation.needs_review');
       expect(JSON.stringify(reviewed?.after)).toContain(`trading server \\"${MT4_LIVE}\\" is disabled`);
       expect(detail.records).toEqual([]);
+      // …and to the PSP's own record of the payment, as the run fetched it.
+      const d = blocked.find((b) => b.movementId === line.movementId)!;
+      expect(line.psp).toBe(t.psp.provider.name);
+      expect(detail.pspLines).toHaveLength(1);
+      expect(detail.pspLines[0]).toMatchObject({
+        type: 'payment',
+        merchantReference: line.movementId,
+        pspPaymentId: d.pspPaymentId,
+        amountMinor: -line.differenceMinor!,
+        currency: 'USD',
+      });
     }
 
     // One summary alert for the date, not one per break.

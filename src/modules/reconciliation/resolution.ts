@@ -3,7 +3,8 @@
  * - **Retry** the break's operation with its SAME reference (src/operations/admin.ts: looked up on the server before
  *   anything is sent again). The break stays open; the next run clears it once the server has the record.
  * - **Link an external change** (a dealer's change recorded by trade sync) that explains a break on the server side:
- *   the break is resolved as explained.
+ *   the break is resolved as explained. Only a change that is the explanation (see linkRefusal), since one person
+ *   does it: a drift is not silenced by any change that happens to be on the same account.
  * - **Write off** (maker-checker): one staff member asks with a reason, another approves; the approval posts the
  *   difference as a ledger transaction against `write_offs` (the other side: the trading account for a server or
  *   balance break, the PSP clearing account for a PSP break) and resolves the break.
@@ -98,6 +99,44 @@ export async function retryBreak(svc: ReconciliationService, breakId: string, st
 
 const LINKABLE = new Set<ReconBreak['class']>(['server_not_in_crm', 'balance_drift', 'amount_mismatch', 'duplicate']);
 
+type ExternalChangeRow = typeof externalChanges.$inferSelect;
+
+/**
+ * Why this change does not explain this break (null: it does). A link resolves a break by one person, with no
+ * checker, so it must be the explanation, not merely a change on the same account (anything else is a write-off,
+ * maker-checker):
+ * - a dealer's balance record explains the break about that very record (on the server, not in the CRM); it explains
+ *   a balance drift only when it was not booked to the ledger (the CRM did not know the account then) and its amount
+ *   is the drift;
+ * - a group move into another currency explains a drift or a currency mismatch (the ledger is in the old currency);
+ * - an account unknown to the CRM explains its records being unknown to the CRM;
+ * - a leverage or trading-permission change explains no money difference.
+ */
+function linkRefusal(b: ReconBreak, change: ExternalChangeRow): string | null {
+  const details = (b.details ?? {}) as Record<string, unknown>;
+  const what = `external change ${change.id} (${change.kind.replace(/_/g, ' ')}${change.ticket ? `, ticket ${change.ticket}` : ''})`;
+  if (change.kind === 'balance_record') {
+    if (b.side === 'server') {
+      const ownRecord =
+        b.externalChangeId === change.id || (details.ticket != null && `${details.ticket}` === change.ticket);
+      return ownRecord
+        ? null
+        : `${what} is not the record break ${b.key} is about: write the break off instead (maker-checker)`;
+    }
+    if (change.ledgerTransactionId) {
+      return `${what} is already booked to the ledger, so it cannot cause this drift: write the drift off instead (maker-checker)`;
+    }
+    const difference = change.recordKind === 'credit' ? Number(details.creditDifference ?? 0) : b.differenceMinor;
+    return change.amountMinor === difference
+      ? null
+      : `${what} of ${change.amountMinor} does not explain a difference of ${difference}: write the drift off instead (maker-checker)`;
+  }
+  const changeDetails = (change.details ?? {}) as Record<string, unknown>;
+  if (change.kind === 'group_change' && changeDetails.currencyChanged && b.class !== 'server_not_in_crm') return null;
+  if (change.kind === 'unknown_account' && b.class === 'server_not_in_crm') return null;
+  return `${what} explains no money difference of a ${b.class.replace(/_/g, ' ')} break: write it off instead (maker-checker)`;
+}
+
 /** Resolves a server-side or balance break as explained by an external change on the same account. */
 export async function linkExternalChange(
   svc: ReconciliationService,
@@ -133,6 +172,8 @@ export async function linkExternalChange(
           : `no external change ${changeId}`,
       );
     }
+    const refusal = linkRefusal(b, change);
+    if (refusal) throw new ReconError('RECON_LINK_NOT_APPLICABLE', 409, refusal);
     const now = svc.clock.now();
     const [after] = await tx
       .update(reconBreaks)
