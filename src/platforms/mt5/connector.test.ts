@@ -237,6 +237,39 @@ describe('MT5 connector against the MT5 Web API simulator', () => {
     expect(count).toBe(130);
   });
 
+  it("lists every account's history several accounts at once: each record once, as listing them one by one does", async () => {
+    const window = { from: new Date(Date.now() - 86_400_000), to: new Date(Date.now() + 86_400_000) };
+    for (let i = 0; i < 6; i++) {
+      const extra = await mt5.openAccount({ group: USD, name: `Many ${i}`, leverage: 100, ...passwords });
+      for (let k = 0; k <= i; k++) {
+        await mt5.postBalanceOperation({
+          login: extra.login,
+          kind: 'balance',
+          amount: 1000 + k,
+          reference: newReference('deposit'),
+        });
+      }
+    }
+    const key = (r: { type: string; login: number; ticket: string }) => `${r.type}:${r.login}:${r.ticket}`;
+    const all: string[] = [];
+    for await (const r of mt5.listHistory(window)) all.push(key(r));
+    const logins = [...new Set(all.map((k) => Number(k.split(':')[1])))];
+    expect(logins.length).toBeGreaterThanOrEqual(6);
+    const oneByOne: string[] = [];
+    for (const l of logins) for await (const r of mt5.listHistory({ ...window, login: l })) oneByOne.push(key(r));
+    expect(new Set(all).size).toBe(all.length);
+    expect([...all].sort()).toEqual([...oneByOne].sort());
+
+    // A page that fails fails the whole listing (a sync pass then keeps its cursor and starts again).
+    await control(sim, 'POST', '/control/faults', { endpoint: '/api/deal/get_page', kind: 'refuse', count: 1 });
+    const listing = (async () => {
+      for await (const _ of mt5.listHistory(window)) {
+        // consume
+      }
+    })();
+    await expect(listing).rejects.toBeInstanceOf(NotSentError);
+  });
+
   it('lists and reads groups, and finds an account by the reference in its comment', async () => {
     const groups = await mt5.listGroups();
     expect(groups.map((g) => g.name)).toContain(USD);

@@ -5,6 +5,7 @@
  */
 import type { ConnectorConfig, ConnectorDeps } from '../connector.ts';
 import { DefinitiveError } from '../errors.ts';
+import { mergeListings } from '../merge.ts';
 import { fromMinorUnits, readAmount } from '../money.ts';
 import { buildComment, parseReference } from '../reference.ts';
 import { serverSecondsToUtc, utcToServerSeconds, zoneOffsetMinutes } from '../server-time.ts';
@@ -27,6 +28,8 @@ import type {
 import { type Mt5Reply, type Mt5Request, Mt5Session } from './session.ts';
 
 const PAGE = 100;
+/** Accounts listed at once per session by `listHistory`. */
+const LISTINGS_PER_SESSION = 2;
 export const RIGHT_ENABLED = 0x1;
 export const RIGHT_TRADE_DISABLED = 0x4;
 
@@ -368,9 +371,20 @@ export class Mt5Connector implements Platform {
     return Array.isArray(logins.answer) ? (logins.answer as unknown[]).map(Number).filter(Number.isFinite) : [];
   }
 
+  /**
+   * Every deal and balance record in the window. Without a login, the server's accounts are listed several at a
+   * time (two per session, so each connection has the next request queued while a reply is read): one account's
+   * pages follow one another, the accounts' records interleave.
+   */
   async *listHistory(query: HistoryQuery): AsyncIterable<HistoryRecord> {
-    const logins = query.login === undefined ? await this.allLogins() : [query.login];
-    for (const login of logins) yield* this.dealsOf(login, query.from, query.to);
+    if (query.login !== undefined) {
+      yield* this.dealsOf(query.login, query.from, query.to);
+      return;
+    }
+    const logins = await this.allLogins();
+    yield* mergeListings(logins, this.sessions.length * LISTINGS_PER_SESSION, (login) =>
+      this.dealsOf(login, query.from, query.to),
+    );
   }
 
   async listOpenPositions(login?: number): Promise<OpenPosition[]> {
