@@ -306,5 +306,18 @@ describe('back office: dashboard, audit and reconciliation in the browser', () =
     );
     expect(explained!.status).toBe('explained');
     await screenshot(page, 'backoffice-control-4-external-change-explained');
+
+    // "Run now" reconciles a business date on demand (yesterday, whose cut-off has passed) and opens its report.
+    const yesterday = new Date(t.clock.now().getTime() - 86_400_000).toISOString().slice(0, 10);
+    await page.goto('/backoffice/reconciliation');
+    await page.getByLabel('Business date').fill(yesterday);
+    await page.getByRole('button', { name: 'Run now' }).click();
+    await page.getByRole('heading', { name: `Reconciliation of ${yesterday}` }).waitFor({ timeout: 60_000 });
+    const [manual] = await t.database.query<{ status: string; trigger: string }>(
+      'select status, trigger from recon_runs where business_date = $1',
+      [yesterday],
+    );
+    expect(manual).toMatchObject({ status: 'completed', trigger: 'manual' });
+    await screenshot(page, 'backoffice-control-4-run-now');
   });
 });
