@@ -435,6 +435,66 @@ export function buildProgram(): Command {
       process.once('SIGTERM', stop);
     });
 
+  const golive = program
+    .command('golive')
+    .description('go-live: the pre-launch checklist and the full-workflow rehearsal');
+  golive
+    .command('check')
+    .description(
+      'check servers, products, payments, sync, alerts, staff and audit: pass/warn/fail with the fix (exit 1 on a fail)',
+    )
+    .option('--json', 'print the report as JSON')
+    .option('--send-test-alert', 'send a test alert through every alert channel')
+    .action((o: { json?: boolean; sendTestAlert?: boolean }) =>
+      withContext(async (ctx) => {
+        const { formatChecklist, runChecklist } = await import('../modules/golive/checks.ts');
+        const report = await runChecklist(ctx, { sendTestAlert: o.sendTestAlert === true });
+        console.log(o.json ? JSON.stringify(report, null, 2) : formatChecklist(report));
+        if (report.summary.fail > 0) process.exitCode = 1;
+      }),
+    );
+  golive
+    .command('rehearse')
+    .description(
+      'run a whole client journey on the demo server and the PSP sandbox (GOLIVE_* settings), each step timed, then clean up (exit 1 unless it passes)',
+    )
+    .requiredOption('--as <email>', 'the staff member in whose name it approves KYC and the withdrawal')
+    .option('--with-worker', 'run the worker in this process meanwhile (when no `brokerdesk worker` is running)')
+    .option('--json', 'print the report as JSON')
+    .action((o: { as: string; withWorker?: boolean; json?: boolean }) =>
+      withContext(async (ctx) => {
+        const { and, eq } = await import('drizzle-orm');
+        const { staffUsers } = await import('../db/schema.ts');
+        const { formatRehearsal, rehearse } = await import('../modules/golive/rehearse.ts');
+        const [staff] = await ctx.database.db
+          .select()
+          .from(staffUsers)
+          .where(and(eq(staffUsers.email, o.as.trim().toLowerCase()), eq(staffUsers.disabled, false)));
+        if (!staff)
+          throw new Error(`no enabled staff member ${o.as}: give --as the email of one (brokerdesk staff add)`);
+        const worker = o.withWorker ? await (await import('../app/worker.ts')).startWorker(ctx) : null;
+        const shown = new Set<string>();
+        try {
+          const report = await rehearse(ctx, {
+            staffId: staff.id,
+            requestedBy: `cli:${staff.email}`,
+            onProgress: (r) => {
+              for (const s of r.steps) {
+                if ((s.status === 'passed' || s.status === 'failed') && !shown.has(s.id)) {
+                  shown.add(s.id);
+                  process.stderr.write(`${s.status === 'passed' ? 'PASS' : 'FAIL'} ${s.id} (${s.durationMs} ms)\n`);
+                }
+              }
+            },
+          });
+          console.log(o.json ? JSON.stringify(report, null, 2) : formatRehearsal(report));
+          if (report.status !== 'passed') process.exitCode = 1;
+        } finally {
+          await worker?.stop();
+        }
+      }),
+    );
+
   program
     .command('demo')
     .description(

@@ -343,7 +343,7 @@ export async function probeServer(
         titles.accounts,
         'warn',
         `${findings.join('; ')}; creating accounts in ${groupsNotProbed.join(', ')} is not proven: the probe needs an account the CRM opened on ${code}`,
-        `open one account on ${code} (e.g. with the rehearsal or a staff test client), then run the check again`,
+        `open one account on ${code} (the rehearsal does on a demo server; on a live server, a staff member's), then run the check again`,
       ),
     );
   } else {
@@ -360,7 +360,9 @@ export async function probeServer(
         titles.money,
         'warn',
         `not proven: the money probe needs an account the CRM opened on ${code}, and there is none yet`,
-        `open one account on ${code} (the rehearsal does, on a demo server), then run the check again; the first deposit will otherwise be the test`,
+        server.environment === 'demo'
+          ? `run the rehearsal (it opens an account on ${code}), then run the check again`
+          : `open a first account on ${code} (e.g. for a staff member), then run the check again; otherwise the first client's deposit is the test`,
       ),
     );
     return out;

@@ -655,18 +655,18 @@ class Journey {
       },
       stepId === 'deposit_timeout' ? this.timeoutMs + this.ctx.config.worker.verifyDelayMs : this.timeoutMs,
     );
-    if (stepId === 'deposit_timeout') {
-      // The server applies the timed-out request up to the injected latency after it was sent: wait that long before
-      // counting, so a second posting (a look-up made too early, then a re-send) cannot hide behind the late one.
-      const latencyMs = this.step(stepId).evidence.latencyMs as number;
-      await new Promise((r) => setTimeout(r, latencyMs + 500));
-    }
     const [op] = await this.db.select().from(operations).where(eq(operations.id, movement.operationId!));
     const attempts = await this.db
       .select()
       .from(operationAttempts)
       .where(eq(operationAttempts.operationId, op!.id))
       .orderBy(asc(operationAttempts.id));
+    if (stepId === 'deposit_timeout' && attempts.some((a) => a.action === 'verify' && a.outcome === 'absent')) {
+      // Sent again after a look-up found nothing: the timed-out request may still land (up to the injected latency
+      // after it was sent). Wait that long before counting, so the second posting shows.
+      const latencyMs = this.step(stepId).evidence.latencyMs as number;
+      await new Promise((r) => setTimeout(r, latencyMs + 500));
+    }
     const records = await this.serverRecords(op!.reference, since);
     const evidence = {
       movementId,
@@ -938,4 +938,28 @@ class Journey {
     }
     return `${done.join('; ')}; ${kept}`;
   }
+}
+
+/** For the CLI: one line per step with its timing, then the outcome and anything left behind. */
+export function formatRehearsal(report: RehearsalReport): string {
+  const mark: Record<RehearsalStep['status'], string> = {
+    pending: '    ',
+    running: ' .. ',
+    passed: 'PASS',
+    failed: 'FAIL',
+    skipped: 'SKIP',
+  };
+  const lines = [`rehearsal ${report.id} on ${report.server ?? '—'} (product ${report.product ?? '—'})`];
+  if (report.error) lines.push(`  REFUSED: ${report.error}`);
+  else {
+    for (const s of report.steps) {
+      const ms = s.durationMs === null ? '' : `${(s.durationMs / 1000).toFixed(1)} s`;
+      lines.push(`  ${mark[s.status]}  ${s.id.padEnd(16)} ${ms.padStart(7)}  ${s.title}`);
+      if (s.detail) lines.push(`        ${s.detail}`);
+    }
+  }
+  lines.push(
+    `${report.status}${report.durationMs === null ? '' : ` in ${(report.durationMs / 1000).toFixed(1)} s`}; left behind: ${report.leftBehind.length === 0 ? 'nothing to clean up by hand' : report.leftBehind.join('; ')}`,
+  );
+  return lines.join('\n');
 }
