@@ -293,19 +293,21 @@ class Seeder {
     // First what the seeded business day's reconciliation should find, so that its cut-off comes early: a deposit
     // the CRM approved that never reached MT4 (the server was switched off for a cut-over), and a balance change a
     // dealer made on MT5 without the CRM. The rest of the seed happens after the cut-off.
-    this.step('the first admin (two-factor enrolled) and a first client with MT5 and MT4 live accounts');
+    this.step('the first admin (two-factor enrolled); a first client, KYC approved, with MT5 and MT4 live accounts');
     await this.seedStaff(['admin']);
     await this.registerClients(['approved']);
+    await this.kycDocuments(['approved'], 'admin');
     const [approvedMt5, approvedMt4] = await Promise.all([
       this.openAccount('approved', 'mt5-standard'),
       this.openAccount('approved', 'mt4-standard'),
     ]);
     // Funded before the stuck one: operations on an account run in order, so one waiting for review holds the rest.
-    this.step('deposits paid on the PSP sandbox’s hosted page');
+    this.step('deposits paid on the PSP sandbox’s hosted page, then two withdrawal requests');
     await this.posted([
       ['approved', approvedMt5.id, 5_000_00],
       ['approved', approvedMt4.id, 2_500_00],
     ]);
+    const withdrawals = await this.requestWithdrawals(approvedMt5, approvedMt4);
     this.step('a deposit stuck in needs_review (MT4 live switched off for a cut-over) and a dealer’s change on MT5');
     await this.stuckDeposit(approvedMt4);
     await this.deps.fleet.control(this.deps.fleet.server('mt5-live'), 'POST', '/control/dealer/balance', {
@@ -355,13 +357,13 @@ class Seeder {
     ]);
 
     this.step('KYC documents uploaded, reviewed, approved and rejected');
-    await this.kycDocuments();
+    await this.kycDocuments(['pending', 'rejected', 'referred1', 'referred2'], 'compliance');
 
     this.step('more deposits: declined, waiting at the PSP, pending then paid');
     await this.moreDeposits(accounts);
 
-    this.step('withdrawals waiting for approval, a bonus credit (maker-checker)');
-    await this.withdrawalsAndCredit(accounts);
+    this.step('withdrawal approvals and a bonus credit (maker-checker)');
+    await this.approvalsAndCredit(withdrawals, accounts);
 
     this.step('trades on the simulators, synced and commissioned to the IB tree');
     await this.tradesAndCommissions(accounts);
@@ -542,12 +544,12 @@ class Seeder {
     }
   }
 
-  private async kycDocuments(): Promise<void> {
-    // Documents: everyone past "verified" uploads a passport scan and a utility bill.
-    const compliance = this.as('compliance');
-    const uploads = new Map<ClientKey, string[]>();
-    for (const [i, key] of (['pending', 'approved', 'rejected', 'referred1', 'referred2'] as const).entries()) {
-      const c = CLIENTS.find((x) => x.key === key)!;
+  /** Each client uploads a passport scan and a utility bill; the reviewer decides the ones that get a decision. */
+  private async kycDocuments(keys: ClientKey[], reviewer: StaffKey): Promise<void> {
+    const staff = this.as(reviewer);
+    for (const key of keys) {
+      const i = CLIENTS.findIndex((x) => x.key === key);
+      const c = CLIENTS[i]!;
       const api = this.clients.get(key)!.api;
       const ids: string[] = [];
       for (const [type, name, bytes] of [
@@ -560,28 +562,27 @@ class Seeder {
         const { document } = await api.call<{ document: { id: string } }>('POST', '/api/portal/kyc/documents', form);
         ids.push(document.id);
       }
-      uploads.set(key, ids);
-    }
-    for (const key of ['approved', 'referred1', 'referred2'] as const) {
-      for (const id of uploads.get(key)!) {
-        await compliance.post(`/api/backoffice/kyc/documents/${id}/review`, { decision: 'approve' });
+      const clientId = this.clients.get(key)!.id;
+      if (key === 'pending') continue; // waits in the KYC queue
+      if (key === 'rejected') {
+        await staff.post(`/api/backoffice/kyc/documents/${ids[0]}/review`, {
+          decision: 'reject',
+          note: 'the passport scan is cut off: the machine-readable zone is not visible',
+        });
+        await staff.post(`/api/backoffice/kyc/documents/${ids[1]}/review`, { decision: 'approve' });
+        await staff.post(`/api/backoffice/clients/${clientId}/kyc/decision`, {
+          decision: 'reject',
+          reason: 'identity document unreadable; the client was asked to upload a complete scan',
+        });
+        continue;
       }
-      await compliance.post(`/api/backoffice/clients/${this.clients.get(key)!.id}/kyc/decision`, {
+      for (const id of ids) await staff.post(`/api/backoffice/kyc/documents/${id}/review`, { decision: 'approve' });
+      await staff.post(`/api/backoffice/clients/${clientId}/kyc/decision`, {
         decision: 'approve',
         reason: 'documents match the registration details',
       });
     }
-    const rejected = uploads.get('rejected')!;
-    await compliance.post(`/api/backoffice/kyc/documents/${rejected[0]}/review`, {
-      decision: 'reject',
-      note: 'the passport scan is cut off: the machine-readable zone is not visible',
-    });
-    await compliance.post(`/api/backoffice/kyc/documents/${rejected[1]}/review`, { decision: 'approve' });
-    await compliance.post(`/api/backoffice/clients/${this.clients.get('rejected')!.id}/kyc/decision`, {
-      decision: 'reject',
-      reason: 'identity document unreadable; the client was asked to upload a complete scan',
-    });
-    // KYC decisions email the clients too.
+    // Any email the decisions caused goes out now (the worker would within seconds).
     await deliverOutboxEmails(this.ctx.database, this.ctx.mailer, { clock: this.ctx.clock });
   }
 
@@ -674,23 +675,30 @@ class Seeder {
     await this.movementStatus('referred1', pending, ['payment_pending', 'approved', 'posted']);
   }
 
-  private async withdrawalsAndCredit(a: SeededAccounts): Promise<void> {
+  /**
+   * Asked for right after the deposits posted: the simulators' trading activity soon commits the accounts' free margin,
+   * and a withdrawal is refused beyond it. The large one is at or above the dual-approval threshold.
+   */
+  private async requestWithdrawals(mt5: OpenAccount, mt4: OpenAccount): Promise<{ large: string; small: string }> {
     const client = this.clients.get('approved')!.api;
-    // At or above the dual-approval threshold: one finance approval given, the second one is for you to give.
     const { movement: large } = await client.post<{ movement: { id: string } }>('/api/portal/withdrawals', {
-      accountId: a.approvedMt5.id,
+      accountId: mt5.id,
       amountMinor: 1_500_00,
       destination: { type: 'card', last4: '4242' },
     });
-    await this.as('finance').post(`/api/backoffice/movements/${large.id}/decision`, {
-      decision: 'approve',
-      comment: 'identity and source of funds checked',
-    });
-    // A small one on MT4, waiting for its first approval.
-    await client.post('/api/portal/withdrawals', {
-      accountId: a.approvedMt4.id,
+    const { movement: small } = await client.post<{ movement: { id: string } }>('/api/portal/withdrawals', {
+      accountId: mt4.id,
       amountMinor: 200_00,
       destination: { type: 'bank_account', iban: 'CY17002001280000001200527600' },
+    });
+    return { large: large.id, small: small.id };
+  }
+
+  private async approvalsAndCredit(withdrawals: { large: string }, a: SeededAccounts): Promise<void> {
+    // The large withdrawal gets its first finance approval; the second is for you to give (as the other finance login).
+    await this.as('finance').post(`/api/backoffice/movements/${withdrawals.large}/decision`, {
+      decision: 'approve',
+      comment: 'identity and source of funds checked',
     });
     // A bonus credit: requested by one finance person, approved by the other (the maker cannot approve).
     const { movement: credit } = await this.as('finance').post<{ movement: { id: string } }>(
@@ -709,6 +717,12 @@ class Seeder {
 
   private async tradesAndCommissions(a: SeededAccounts): Promise<void> {
     const { fleet } = this.deps;
+    // The simulated client may close the position first (the activity generator runs every few seconds): then there
+    // is nothing left for the dealer to close, and the trade is closed all the same.
+    const closing = (call: Promise<unknown>) =>
+      call.catch((err: Error) => {
+        if (!/HTTP (404|409|422)/.test(err.message)) throw err;
+      });
     const mt5 = fleet.server('mt5-live');
     const mt4 = fleet.server('mt4-live');
     // A dealer fills client orders (the simulators' own activity keeps trading every few seconds too).
@@ -723,13 +737,15 @@ class Seeder {
         side: 'buy',
         lots,
       });
-      await fleet.control(mt5, 'POST', '/control/dealer/trade', {
-        login: a.referred1Mt5.login,
-        symbol,
-        side: 'sell',
-        lots,
-        positionId: Number(opened.deals[0]!.PositionID),
-      });
+      await closing(
+        fleet.control(mt5, 'POST', '/control/dealer/trade', {
+          login: a.referred1Mt5.login,
+          symbol,
+          side: 'sell',
+          lots,
+          positionId: Number(opened.deals[0]!.PositionID),
+        }),
+      );
     }
     for (const [symbol, volume] of [
       ['EURUSD', 100],
@@ -741,7 +757,7 @@ class Seeder {
         cmd: 0,
         volume,
       });
-      await fleet.control(mt4, 'POST', '/control/dealer/trades/close', { order: trade.order });
+      await closing(fleet.control(mt4, 'POST', '/control/dealer/trades/close', { order: trade.order }));
     }
     // Sync both servers now (the worker does every few seconds; a pass it holds is waited for), then commission.
     for (const code of ['mt5-live', 'mt4-live']) {

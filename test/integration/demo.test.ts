@@ -42,6 +42,9 @@ async function freePort(): Promise<number> {
   }
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: JSON answers of many routes, read field by field by the assertions
+type Json = any;
+
 interface Running {
   child: ChildProcess;
   stdout: string;
@@ -113,13 +116,12 @@ describe('brokerdesk demo (npm start) from a fresh data folder', () => {
     return match[1];
   };
 
-  // biome-ignore lint/suspicious/noExplicitAny: JSON answers of many routes, read field by field by the assertions
   async function call(
     method: string,
     url: string,
     cookie = '',
     body?: unknown,
-  ): Promise<{ status: number; json: any; cookies: string[] }> {
+  ): Promise<{ status: number; json: Json; cookies: string[] }> {
     const response = await fetch(url.startsWith('http') ? url : `${api}${url}`, {
       method,
       headers: { ...(cookie ? { cookie } : {}), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
