@@ -46,6 +46,7 @@ describe('go-live checklist', () => {
 
   beforeAll(async () => {
     t = await fundingTestbed({
+      mt4: true,
       liveOptions: {
         managers: [
           { ...READ_ONLY, rights: ['accounts_read', 'trades_read'], description: 'read-only' },
@@ -73,12 +74,22 @@ describe('go-live checklist', () => {
       groupName: 'demo\\standard-usd',
       demoDeposit: 1_000_000,
     });
+    const mt4 = await t.product({
+      code: 'mt4-std-usd',
+      serverCode: 'mt4-live',
+      groupName: 'real-std-usd',
+      kycPolicy: 'enable_trading_on_approval',
+    });
     const clientId = await t.addClient({ kycStatus: 'approved' });
     await t.accounts.request(clientId, { productId: live });
     await t.accounts.request(clientId, { productId: demo });
+    await t.accounts.request(clientId, { productId: mt4 });
     await t.engine.drain();
     const accounts = await t.database.db.select().from(tradingAccounts);
-    expect(accounts.map((a) => a.status)).toEqual(['open', 'open']);
+    expect(accounts.map((a) => a.status)).toEqual(['open', 'open', 'open']);
+    const mt4Account = accounts.find((a) => a.serverCode === 'mt4-live')!;
+    const mt4Before = await control(t.mt4!, 'GET', `/control/users/${mt4Account.login}`);
+    const mt4Users = ((await control(t.mt4!, 'GET', '/control/status')) as { accounts: number }).accounts;
     const liveAccount = accounts.find((a) => a.serverCode === 'mt5-live')!;
     // A deposit, so that a PSP webhook has arrived.
     const cookie = await t.clientCookie(clientId);
@@ -101,6 +112,11 @@ describe('go-live checklist', () => {
       'server:mt5-live:account-rights',
       'server:mt5-live:money-rights',
       'server:mt5-demo:money-rights',
+      'servers:verify-delay',
+      'server:mt4-live:connect',
+      'server:mt4-live:account-rights',
+      'server:mt4-live:money-rights',
+      'product:mt4-std-usd:group',
       'product:std-usd:group',
       'product:std-usd:separation',
       'product:std-usd:kyc',
@@ -122,6 +138,12 @@ describe('go-live checklist', () => {
       /creates accounts in real\\standard-usd/,
     );
     expect(byId(report.checks, 'server:mt5-live:money-rights').detail).toMatch(/refused on its amount/);
+    expect(byId(report.checks, 'server:mt4-live:account-rights').detail).toMatch(
+      /reads accounts .*; edits accounts; creates accounts in real-std-usd/,
+    );
+    expect(byId(report.checks, 'server:mt4-live:money-rights').detail).toMatch(/refused on its amount: bad_data/);
+    expect(await control(t.mt4!, 'GET', `/control/users/${mt4Account.login}`)).toEqual(mt4Before);
+    expect(((await control(t.mt4!, 'GET', '/control/status')) as { accounts: number }).accounts).toBe(mt4Users);
     expect(receiver.received).toHaveLength(1);
     expect(receiver.received[0]!.json).toMatchObject({ alert: { kind: 'golive_test' } });
     // The probes were refused by the server: no account created, no deal, no balance or credit changed.
@@ -182,7 +204,8 @@ describe('go-live checklist', () => {
       managerLogin: BLOCKED.login,
       passwordSecret: 'env:GL_TEST_BLOCKED',
       caCertPath: t.live.certPath ?? null,
-      requestTimeoutMs: 3000,
+      // Longer than the worker's verify delay (30 s): a late apply could be posted twice.
+      requestTimeoutMs: 60_000,
       connectTimeoutMs: 1000,
     });
     await t.staff.create(
@@ -219,6 +242,10 @@ describe('go-live checklist', () => {
     expect(byId(report.checks, 'server:mt5-live-b:connect').status).toBe('fail');
     expect(byId(report.checks, 'server:mt5-live-b:money-rights').detail).toMatch(/^not checked/);
     expect(byId(report.checks, 'separation:servers').status).toBe('warn');
+
+    const delay = byId(report.checks, 'servers:verify-delay');
+    expect(delay.status).toBe('fail');
+    expect(delay.detail).toMatch(/60000 ms \(mt5-live-b\): .* posted twice/);
 
     const staff = byId(report.checks, 'staff:two-factor');
     expect(staff.status).toBe('fail');

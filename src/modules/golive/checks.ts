@@ -6,7 +6,7 @@
  *
  * | area       | checks                                                                                          |
  * | ---------- | ----------------------------------------------------------------------------------------------- |
- * | servers    | per enabled server: connect and authenticate (with the clock), IP allow-list, account rights, money rights |
+ * | servers    | per enabled server: connect and authenticate (with the clock), IP allow-list, account rights, money rights; the worker's verify delay exceeds every request timeout |
  * | separation | per product: its environment is its server's; servers: one address never registered twice, live servers whose groups all look like demo ones (and the reverse) |
  * | products   | per enabled product: its group (and restricted group) exists on its server in its currency; per live product: a KYC policy that gates trading |
  * | payments   | PSP configured, its credentials accepted; webhook secret and where webhooks must be sent; withdrawal approval threshold and enough approvers for it |
@@ -213,6 +213,35 @@ async function serverSeparation(ctx: ChecklistContext, servers: ServerView[]): P
     'pass',
     `${servers.filter((s) => s.environment === 'live').length} live and ${servers.filter((s) => s.environment === 'demo').length} demo servers at distinct addresses`,
   );
+}
+
+/**
+ * A request the connector gave up on can still be applied by the server afterwards; the worker must not look it up
+ * (and, finding nothing, send it again) before then. The rehearsal's timeout step shows it happening.
+ */
+function verifyDelay(ctx: ChecklistContext, servers: ServerView[]): CheckResult {
+  const id = 'servers:verify-delay';
+  const title = "the worker waits longer than the servers' timeouts before verifying a lost reply";
+  const enabled = servers.filter((s) => s.enabled);
+  const delay = ctx.config.worker.verifyDelayMs;
+  if (enabled.length === 0) return check('servers', id, title, 'pass', 'no enabled server');
+  const slowest = enabled.reduce((a, b) => (b.requestTimeoutMs > a.requestTimeoutMs ? b : a));
+  const detail = `WORKER_VERIFY_DELAY_MS is ${delay} ms (as this process is configured); the longest server request timeout is ${slowest.requestTimeoutMs} ms (${slowest.code})`;
+  const fix = `set WORKER_VERIFY_DELAY_MS (for every worker) to at least twice ${slowest.requestTimeoutMs} ms, e.g. ${Math.max(30_000, slowest.requestTimeoutMs * 2)}`;
+  if (delay <= slowest.requestTimeoutMs) {
+    return check(
+      'servers',
+      id,
+      title,
+      'fail',
+      `${detail}: a deposit whose reply timed out could be looked up before the server applies it, and posted twice`,
+      fix,
+    );
+  }
+  if (delay < slowest.requestTimeoutMs * 2) {
+    return check('servers', id, title, 'warn', `${detail}: little margin for a server that applies late`, fix);
+  }
+  return check('servers', id, title, 'pass', detail);
 }
 
 // --- products -----------------------------------------------------------------------------------------------------
@@ -789,6 +818,7 @@ export async function runChecklist(ctx: ChecklistContext, options: ChecklistOpti
   const serverResults = (await Promise.all(serverChecks)).flat();
 
   const rest = await Promise.all([
+    guarded('servers', 'servers:verify-delay', 'verify delay', async () => verifyDelay(ctx, servers)),
     ...offered.map((p) =>
       guarded('separation', `product:${p.code}:separation`, `${p.code}: environment`, async () =>
         productEnvironment(p, byCode),

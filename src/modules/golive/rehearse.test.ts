@@ -8,7 +8,7 @@ import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rightsOf } from '../../../test/support/accounts-testbed.ts';
 import { type FundingTestbed, fundingTestbed } from '../../../test/support/funding-testbed.ts';
-import { control } from '../../../test/support/simulators.ts';
+import { control, startMt4 } from '../../../test/support/simulators.ts';
 import { systemClock } from '../../clock.ts';
 import type { Config } from '../../config.ts';
 import {
@@ -32,6 +32,7 @@ describe('go-live rehearsal', () => {
   let engine: OperationsEngine;
   let lastTick = Date.now();
   let staffId: string;
+  let mt4Demo: Awaited<ReturnType<typeof startMt4>>;
 
   const context = (golive: Partial<Config['golive']> = {}): RehearsalContext => ({
     ...t.ctx,
@@ -54,6 +55,7 @@ describe('go-live rehearsal', () => {
         simulatorControlTokenSecret: 'env:GL_R_SIM_TOKEN',
         pspControlUrl: t.psp.psp.controlUrl,
         pspControlTokenSecret: 'env:GL_R_PSP_TOKEN',
+        product: 'demo-std',
         clientEmail: 'ops+rehearsal-{run}@broker.example',
         stepTimeoutSeconds: 30,
         ...golive,
@@ -88,6 +90,27 @@ describe('go-live rehearsal', () => {
         'system',
       )
     ).id;
+    mt4Demo = await startMt4({ name: 'mt4-demo', environment: 'demo' });
+    process.env.GL_R_MT4_DEMO = mt4Demo.manager.password;
+    process.env.GL_R_MT4_TOKEN = mt4Demo.controlToken;
+    await t.ctx.registry.upsert({
+      code: 'mt4-demo',
+      platform: 'mt4',
+      environment: 'demo',
+      address: mt4Demo.url,
+      managerLogin: mt4Demo.manager.login,
+      passwordSecret: 'env:GL_R_MT4_DEMO',
+      caCertPath: mt4Demo.certPath ?? null,
+      requestTimeoutMs: 3000,
+      connectTimeoutMs: 1000,
+    });
+    await t.product({
+      code: 'demo-mt4',
+      environment: 'demo',
+      serverCode: 'mt4-demo',
+      groupName: 'demo-std-usd',
+      demoDeposit: 500_000,
+    });
     await t.product({ code: 'live-std', kycPolicy: 'create_on_approval' });
     await t.product({
       code: 'demo-std',
@@ -100,6 +123,7 @@ describe('go-live rehearsal', () => {
   afterAll(async () => {
     await engine?.stop();
     await t?.close();
+    await mt4Demo?.close();
   });
 
   it('runs the whole journey on the demo server and the PSP sandbox, each step proven where it landed, then cleans up', async () => {
@@ -221,6 +245,35 @@ describe('go-live rehearsal', () => {
     expect((await verifyAuditChain(t.database.db)).ok).toBe(true);
     const checklist = await runChecklist(t.ctx);
     expect(checklist.checks.find((c) => c.id === 'rehearsal:last')).toMatchObject({ status: 'pass' });
+  }, 120_000);
+
+  it('runs on an MT4 demo server too: closed trade synced, the timed-out deposit verified and posted once', async () => {
+    const report = await rehearse(
+      context({
+        product: 'demo-mt4',
+        simulatorControlUrl: mt4Demo.controlUrl,
+        simulatorControlTokenSecret: 'env:GL_R_MT4_TOKEN',
+      }),
+      { staffId, requestedBy: 'test', tick, pollMs: 25 },
+    );
+    expect(
+      report.steps.filter((s) => s.status !== 'passed').map((s) => `${s.id}: ${s.detail}`),
+      JSON.stringify(report, null, 2),
+    ).toEqual([]);
+    expect(report).toMatchObject({ status: 'passed', server: 'mt4-demo', product: 'demo-mt4' });
+    const step = (id: string) => report.steps.find((s) => s.id === id)!;
+    expect(step('trade').detail).toMatch(/closed_trade \d+/);
+    expect(step('deposit_timeout').evidence.attempts).toEqual(['post:ambiguous', 'verify:found']);
+    const login = step('open_account').evidence.login as number;
+    // Trading disabled by the cleanup: MT4's read-only flag.
+    const user = (await control(mt4Demo, 'GET', `/control/users/${login}`)) as { enable_read_only: number };
+    expect(user.enable_read_only).toBe(1);
+    const history = (await control(mt4Demo, 'GET', `/control/trades?login=${login}`)) as unknown;
+    const comments = JSON.stringify(history);
+    for (const id of ['deposit', 'deposit_timeout', 'withdrawal']) {
+      const reference = step(id).evidence.reference as string;
+      expect(comments.split(reference).length - 1, `${id} ${reference}`).toBe(1);
+    }
   }, 120_000);
 
   it('fails at the timeout step when the worker looks a timed-out deposit up too early and sends it twice, and still cleans up', async () => {
