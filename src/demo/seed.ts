@@ -12,8 +12,8 @@
  *   the MT4 live server was switched off for a cut-over), a withdrawal waiting for approval and one waiting for its
  *   second approval, a bonus credit (requested by one finance person, approved by the other), a dealer's balance change
  *   made on the server (an external change), trades on the simulators synced and commissioned;
- * - one reconciliation run with breaks, for a business day that ends (cut-off) after the stuck deposit and the
- *   dealer's change.
+ * - one reconciliation run with breaks, for a business day that ends (cut-off) at the minute after the stuck deposit
+ *   and the dealer's change; it runs in the background once that has passed (scheduleReconciliation).
  *
  * A database that already holds the demo's admin is left alone (the seed ran before).
  */
