@@ -278,6 +278,17 @@ export async function startDemo(options: DemoOptions): Promise<DemoStack> {
           apiKeySecret: writeSecret(secretsDir, 'psp-api-key', fleet.psp.apiKey),
           webhookSecret: writeSecret(secretsDir, 'psp-webhook-secret', fleet.psp.webhookSecret),
         },
+        // The go-live rehearsal (back office → Go-live, `brokerdesk golive rehearse`) runs on the MT5 demo server
+        // and the PSP sandbox, injecting its timeout through their control APIs.
+        'golive.product': 'mt5-demo',
+        'golive.simulatorControlUrl': fleet.server('mt5-demo').controlUrl,
+        'golive.simulatorControlTokenSecret': writeSecret(
+          secretsDir,
+          'mt5-demo-control-token',
+          fleet.server('mt5-demo').controlToken,
+        ),
+        'golive.pspControlUrl': fleet.psp.controlUrl,
+        'golive.pspControlTokenSecret': writeSecret(secretsDir, 'psp-control-token', fleet.psp.controlToken),
       },
     });
     progress(config.databaseUrl ? 'connecting to PostgreSQL' : `preparing the embedded database in ${dataDir}`);
