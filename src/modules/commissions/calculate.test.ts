@@ -442,4 +442,23 @@ describe('commission calculation', () => {
       .where(and(eq(commissionLines.partnerId, D), eq(commissionLines.planVersionId, v2.id)));
     expect(rows).toHaveLength(1);
   });
+
+  it('pays nothing on a demo server: a referred client’s demo trade earns no line and recompute agrees', async () => {
+    await addServer(db, 'mt5-demo-cm', 'mt5', 'demo');
+    await addClientWithAccount(db, clock, { partnerId: D, serverCode: 'mt5-demo-cm', login: 7001 });
+    const demo = await addTrade(db, clock, {
+      serverCode: 'mt5-demo-cm',
+      login: 7001,
+      entry: 'out',
+      side: 'sell',
+      symbol: 'EURUSD',
+      lots: 1,
+      time: '2025-03-16T10:00:00Z',
+    });
+    const before = await owed(D);
+    await service.calculate();
+    expect(await linesOf(demo.id)).toHaveLength(0);
+    expect(await owed(D)).toBe(before);
+    for (const partner of [D, S, M]) expect((await recompute(db.db, partner, MARCH)).differences).toEqual([]);
+  });
 });

@@ -273,11 +273,16 @@ async function newLines(
            date_trunc('month', r.time at time zone 'UTC') as month
     from trade_records r
     join trading_accounts ta on ta.server_code = r.server_code and ta.login = r.login
+    join trading_servers sv on sv.code = r.server_code
     join clients c on c.id = ta.client_id
     ${share.of > 1 ? sql`join cm_share sh on sh.partner_id = c.partner_id and sh.share = ${share.index}` : sql``}
     join cm_symbol s on s.symbol = coalesce(r.symbol, '')
     where r.id >= ${lo} and r.id < ${hi} and ${sql.raw(CLOSING_RECORD_SQL)}
       and r.volume is not null and c.partner_id is not null
+      -- Only real money earns commission: trades on demo servers never do, except the go-live rehearsal's client
+      -- (flagged), whose demo trade proves the commission pipeline before launch.
+      and (sv.environment = 'live' or exists (
+        select 1 from client_flags f where f.client_id = c.id and f.kind = 'golive_rehearsal'))
       and not exists (
         select 1 from commission_lines l
         where l.trade_record_id = r.id and l.trade_version = r.version and l.level = 0 and l.kind = 'accrual')`);

@@ -12,13 +12,18 @@ import { clients, partners, products, tradeRecords, tradingAccounts, tradingServ
 let counter = 0;
 const unique = () => `${Date.now().toString(36)}${(counter++).toString(36)}${Math.random().toString(36).slice(2, 6)}`;
 
-export async function addServer(db: Database, code: string, platform: 'mt4' | 'mt5'): Promise<void> {
+export async function addServer(
+  db: Database,
+  code: string,
+  platform: 'mt4' | 'mt5',
+  environment: 'live' | 'demo' = 'live',
+): Promise<void> {
   await db.db
     .insert(tradingServers)
     .values({
       code,
       platform,
-      environment: 'live',
+      environment,
       address: 'https://127.0.0.1:1',
       managerLogin: 1,
       passwordSecret: 'env:UNUSED',

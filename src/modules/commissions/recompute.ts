@@ -152,11 +152,15 @@ export async function recompute(db: Executor, partnerId: string, period: Period)
              ta.currency as acc_cur, c.partner_id as direct_partner
       from trade_records r
       join trading_accounts ta on ta.server_code = r.server_code and ta.login = r.login
+      join trading_servers sv on sv.code = r.server_code
       join clients c on c.id = ta.client_id
       where c.partner_id in (select (jsonb_array_elements_text(${JSON.stringify([...depthOf.keys()])}::jsonb))::uuid)
         and r.time >= ${from}::timestamptz and r.time < ${to}::timestamptz
         and (r.record_type = 'closed_trade' or (r.record_type = 'deal' and r.entry in ('out','inout','out_by')))
         and r.volume is not null
+        -- As the calculation: live servers only, and the go-live rehearsal's flagged client.
+        and (sv.environment = 'live' or exists (
+          select 1 from client_flags f where f.client_id = c.id and f.kind = 'golive_rehearsal'))
       order by r.id`),
   );
   // The partner's own level-0 lines of every month the period touches (for the tier chain), and all its lines in
