@@ -683,6 +683,8 @@ export const moneyMovements = pgTable(
     index('money_movements_client_idx').on(t.clientId, t.createdAt),
     index('money_movements_account_idx').on(t.tradingAccountId, t.createdAt),
     index('money_movements_status_idx').on(t.status, t.kind),
+    // The dashboard's deposits per day and the back office's newest-first lists.
+    index('money_movements_kind_created_idx').on(t.kind, t.createdAt),
     index('money_movements_operation_idx').on(t.operationId),
   ],
 );

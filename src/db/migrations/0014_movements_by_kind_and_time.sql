@@ -1,0 +1,1 @@
+CREATE INDEX "money_movements_kind_created_idx" ON "money_movements" USING btree ("kind","created_at");
