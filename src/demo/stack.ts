@@ -85,7 +85,7 @@ export const DEMO_PRODUCTS = [
     environment: 'live',
     serverCode: 'mt5-live',
     groupName: 'real\\standard-usd',
-    kycPolicy: 'none',
+    kycPolicy: 'enable_trading_on_approval',
   },
   {
     code: 'mt5-demo',
@@ -102,7 +102,7 @@ export const DEMO_PRODUCTS = [
     environment: 'live',
     serverCode: 'mt4-live',
     groupName: 'real-std-usd',
-    kycPolicy: 'none',
+    kycPolicy: 'enable_trading_on_approval',
   },
   {
     code: 'mt4-demo',
