@@ -10,13 +10,15 @@
  *   - p50/p99 latency from a webhook's receipt to its deposit's `posted`, in the burst (mostly queueing) and at a
  *     steady 25/s afterwards (the path itself),
  *   - a consistency check: every deposit posted once, server balances = ledger = the deposits' sum.
- * Everything (app, engine, simulator) runs in this one Node process, as in the other benches.
+ * The app and the engine run in this Node process; the MT5 simulator in a process of its own, as a trading server
+ * is elsewhere (BENCH_SIM=inprocess runs it in this one too, sharing its event loop and CPU).
  *
  * Uses TEST_DATABASE_URL / DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test) to create and drop its own
  * database; skips with a message when no PostgreSQL answers. BENCH_DEPOSITS (default 2000), BENCH_ACCOUNTS (200),
  * BENCH_SENDERS (32 webhooks in flight) and WORKER_CONCURRENCY (the product's default, 16) change the shape.
  */
 import { createHmac, randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import pg from 'pg';
@@ -31,6 +33,7 @@ import { clientVisibleBalance } from '../src/modules/ledger/service.ts';
 import { ProductService } from '../src/modules/products/service.ts';
 import { OperationsEngine } from '../src/operations/engine.ts';
 import { SandboxPaymentProvider } from '../src/payments/sandbox.ts';
+import { startChildSimulator } from './support/child-sim.ts';
 
 const TARGET_PER_SECOND = 300;
 const STEADY_PER_SECOND = 25;
@@ -40,6 +43,27 @@ const positive = (value: string | undefined, fallback: number) => {
   const n = Number(value);
   return Number.isInteger(n) && n > 0 ? n : fallback;
 };
+
+/** CPU seconds used so far by the PostgreSQL backends serving `database` (Linux /proc; null elsewhere). */
+function backendCpuSeconds(database: string): number | null {
+  try {
+    let total = 0;
+    for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+      let cmd: string;
+      try {
+        cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      } catch {
+        continue;
+      }
+      if (!cmd.startsWith('postgres:') || !cmd.includes(` ${database} `)) continue;
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      total += (Number(fields[11]) + Number(fields[12])) / 100;
+    }
+    return total;
+  } catch {
+    return null;
+  }
+}
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
@@ -75,9 +99,19 @@ export default async function bench(): Promise<void> {
   }
   const name = `bd_bench_${randomBytes(4).toString('hex')}`;
   await admin.query(`CREATE DATABASE ${name}`);
+  // Diagnostics: statements slower than this many ms go to the PostgreSQL server log (its own connections only).
+  if (process.env.BENCH_LOG_STATEMENTS_MS) {
+    await admin.query(
+      `ALTER DATABASE ${name} SET log_min_duration_statement = ${Number(process.env.BENCH_LOG_STATEMENTS_MS)}`,
+    );
+  }
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
-  const sim = await startMt5Simulator({ name: 'mt5-bench', quiet: true, port: 0, controlPort: 0 });
+  // The simulator in a process of its own by default, as a trading server is (BENCH_SIM=inprocess: in this one).
+  const simInProcess = process.env.BENCH_SIM === 'inprocess';
+  const sim = simInProcess
+    ? await startMt5Simulator({ name: 'mt5-bench', quiet: true, port: 0, controlPort: 0 })
+    : await startChildSimulator({ name: 'mt5-bench', port: 0, controlPort: 0 });
   const webhookSecret = `whsec_${randomBytes(24).toString('base64url')}`;
   // The adapter only verifies webhooks here: the deposits are created directly, so the PSP's API is never called.
   const psp = new SandboxPaymentProvider({ baseUrl: 'http://127.0.0.1:9', apiKey: 'bench', webhookSecret });
@@ -281,6 +315,7 @@ export default async function bench(): Promise<void> {
     const loopDelay = monitorEventLoopDelay({ resolution: 5 });
     loopDelay.enable();
     const cpuBefore = process.cpuUsage();
+    const pgCpuBefore = backendCpuSeconds(name);
     const t0 = Date.now();
     await Promise.all(
       Array.from({ length: senders }, async () => {
@@ -292,6 +327,7 @@ export default async function bench(): Promise<void> {
     const seconds = (burst.last - t0) / 1000;
     loopDelay.disable();
     const cpu = process.cpuUsage(cpuBefore);
+    const pgCpuAfter = backendCpuSeconds(name);
     const burstWall = (Date.now() - t0) / 1000;
     const statements = counter ? counter().total - statementsBefore : null;
     const latencies = await latenciesOf(0, deposits);
@@ -337,7 +373,7 @@ export default async function bench(): Promise<void> {
     const chain = await verifyAuditChain(ctx.database.db);
     const throughput = burst.posted / seconds;
     console.log(
-      `setup: ${deposits} + ${steadyCount} deposits awaiting payment on ${accountCount} accounts (one client each); worker concurrency ${concurrency}, ${senders} webhooks in flight; app, engine and MT5 simulator in this one process`,
+      `setup: ${deposits} + ${steadyCount} deposits awaiting payment on ${accountCount} accounts (one client each); worker concurrency ${concurrency}, ${senders} webhooks in flight; app and engine in this process, the MT5 simulator ${simInProcess ? 'too (BENCH_SIM=inprocess)' : 'in its own'}`,
     );
     console.log(
       `webhook intake: ${deposits} signed webhooks accepted in ${intakeSeconds.toFixed(2)} s (${(deposits / intakeSeconds).toFixed(0)}/s), ${refused.length} refused${refused.length ? ` (first: ${refused[0]})` : ''}`,
@@ -352,8 +388,13 @@ export default async function bench(): Promise<void> {
       `latency webhook receipt → posted, steady ${STEADY_PER_SECOND}/s for ${STEADY_SECONDS} s: p50 ${percentile(steadyLatencies, 50).toFixed(0)} ms, p99 ${percentile(steadyLatencies, 99).toFixed(0)} ms, max ${steadyLatencies.at(-1)?.toFixed(0)} ms (${steady.posted}/${steadyCount} posted)`,
     );
     console.log(
-      `this process during the burst: CPU ${(((cpu.user + cpu.system) / 1e6 / burstWall) * 100).toFixed(0)} % of one core, event-loop delay p50 ${(loopDelay.percentile(50) / 1e6).toFixed(1)} ms, p99 ${(loopDelay.percentile(99) / 1e6).toFixed(1)} ms${statements === null ? '' : `; ${(statements / deposits).toFixed(1)} round trips per deposit (node --import ./bench/support/count-queries.mjs)`}`,
+      `this process during the burst: CPU ${(((cpu.user + cpu.system) / 1e6 / burstWall) * 100).toFixed(0)} % of one core (${((cpu.user + cpu.system) / 1000 / deposits).toFixed(1)} ms per deposit), event-loop delay p50 ${(loopDelay.percentile(50) / 1e6).toFixed(1)} ms, p99 ${(loopDelay.percentile(99) / 1e6).toFixed(1)} ms${statements === null ? '' : `; ${(statements / deposits).toFixed(1)} round trips per deposit (node --import ./bench/support/count-queries.mjs)`}`,
     );
+    if (pgCpuBefore !== null && pgCpuAfter !== null) {
+      console.log(
+        `PostgreSQL backends during the burst: ${(((pgCpuAfter - pgCpuBefore) / burstWall) * 100).toFixed(0)} % of one core (${(((pgCpuAfter - pgCpuBefore) * 1000) / deposits).toFixed(1)} ms per deposit)`,
+      );
+    }
     console.log(
       `checks: ${ops!.ok} balance operations succeeded, ${ops!.other} not, ${ops!.attempts} server attempts for ${total} deposits; ${accountCount - mismatches}/${accountCount} accounts with server = ledger = deposited${mismatches ? ' (MISMATCH)' : ''}; audit chain of ${chain.checked} events ${chain.ok ? 'verifies' : `BROKEN at ${chain.brokenAt?.id}`}`,
     );

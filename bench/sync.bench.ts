@@ -12,12 +12,7 @@
  * Uses TEST_DATABASE_URL / DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test) to create its own database;
  * skipped, saying so, when no PostgreSQL answers there. `SYNC_BENCH_DEALS` sets how many deals (default 100 000).
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { rmSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { systemClock } from '../src/clock.ts';
 import { connect } from '../src/db/connect.ts';
@@ -29,44 +24,11 @@ import { TradeSync } from '../src/modules/trades/sync.ts';
 import { createMt5Connector } from '../src/platforms/mt5/connector.ts';
 import { newReference } from '../src/platforms/reference.ts';
 import { ServerRegistry } from '../src/platforms/registry.ts';
+import { startChildSimulator } from './support/child-sim.ts';
 
 const adminUrl = process.env.TEST_DATABASE_URL || process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
 const TARGET = 20_000;
 const ACCOUNTS = 1000;
-
-interface ChildSimulator {
-  url: string;
-  controlUrl: string;
-  controlToken: string;
-  certPath?: string;
-  manager: { login: number; password: string };
-  close(): Promise<void>;
-}
-
-/** sim/mt5/child-sim.ts in its own process; resolves with its addresses once it serves. */
-async function startChildSimulator(options: Record<string, unknown>): Promise<ChildSimulator> {
-  const root = fileURLToPath(new URL('..', import.meta.url));
-  const child = spawn(process.execPath, ['bin/run-ts.mjs', 'sim/mt5/child-sim.ts', JSON.stringify(options)], {
-    cwd: root,
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const line = await new Promise<string>((resolve, reject) => {
-    const lines = createInterface({ input: child.stdout! });
-    lines.once('line', resolve);
-    child.once('exit', (code) => reject(new Error(`the simulator exited (${code}) before it served`)));
-  });
-  const handle = JSON.parse(line) as Omit<ChildSimulator, 'close'>;
-  return {
-    ...handle,
-    async close() {
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGTERM');
-      await exited;
-      // Without a state folder its certificate lives in a temporary folder of its own.
-      if (handle.certPath) rmSync(dirname(dirname(handle.certPath)), { recursive: true, force: true });
-    },
-  };
-}
 
 export default async function bench(): Promise<void> {
   const wanted = Number(process.env.SYNC_BENCH_DEALS ?? 100_000);

@@ -6,7 +6,7 @@ import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
-import { is } from 'drizzle-orm';
+import { type Column, getTableColumns, type InferSelectModel, is, type Table } from 'drizzle-orm';
 import { drizzle as drizzlePg, NodePgDatabase, NodePgTransaction } from 'drizzle-orm/node-postgres';
 import { migrate as migratePg } from 'drizzle-orm/node-postgres/migrator';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
@@ -23,8 +23,11 @@ export const migrationsFolder = fileURLToPath(new URL('./migrations', import.met
 export interface Database {
   readonly kind: 'postgres' | 'pglite';
   readonly db: Db;
-  /** Plain parameterised SQL, for the few places (queues, locks) that work below the ORM. */
-  query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
+  /**
+   * Plain parameterised SQL, for the few places (queues, locks) that work below the ORM. With `name` (PostgreSQL), a
+   * named prepared statement: parsed and planned once per connection, then reused (see `preparedQuery`).
+   */
+  query<T = Record<string, unknown>>(sql: string, params?: unknown[], name?: string): Promise<T[]>;
   migrate(): Promise<void>;
   /** Subscribes to NOTIFY on a channel; resolves to an unsubscribe function. */
   listen(channel: string, onNotify: () => void): Promise<() => Promise<void>>;
@@ -41,15 +44,18 @@ export interface ConnectOptions {
 
 export async function connect(options: ConnectOptions): Promise<Database> {
   if (options.databaseUrl) {
-    const pool = new pg.Pool({ connectionString: options.databaseUrl, max: options.maxConnections ?? 10 });
+    const pool = new pg.Pool({
+      connectionString: options.databaseUrl,
+      max: options.maxConnections ?? Number(process.env.BENCH_POOL ?? 10),
+    });
     // A dropped idle connection must not crash the process; the pool replaces it on next use.
     pool.on('error', () => {});
     const db = drizzlePg(pool, { schema }) as unknown as Db;
     return {
       kind: 'postgres',
       db,
-      async query(sql, params) {
-        return (await pool.query(sql, params as unknown[])).rows;
+      async query(sql, params, name) {
+        return (await pool.query({ text: sql, values: params as unknown[], ...(name ? { name } : {}) })).rows;
       },
       migrate: () => migratePg(drizzlePg(pool), { migrationsFolder }),
       async listen(channel, onNotify) {
@@ -114,6 +120,49 @@ export function runsScripts(executor: Executor): boolean {
  */
 export function commitsInScript(executor: Executor): boolean {
   return is(executor, NodePgTransaction) && (executor as unknown as { nestedIndex: number }).nestedIndex === 0;
+}
+
+/**
+ * Runs one statement on the executor's own connection (inside its transaction) as a named prepared statement: on
+ * PostgreSQL it is parsed, analysed and planned once per connection and then only bound and executed, which is most
+ * of what a short statement costs the server, and it skips the ORM's query building. Rows come as the driver gives
+ * them (column names; timestamps as Date, bigint and numeric as strings, json parsed). PGlite: an ordinary query.
+ * `name` must always go with the same text (use a constant per statement).
+ */
+export async function preparedQuery<T = Record<string, unknown>>(
+  executor: Executor,
+  name: string,
+  text: string,
+  params: unknown[],
+): Promise<T[]> {
+  // Drizzle keeps its driver client on the session of the database or transaction object (node-postgres: a Pool or
+  // the transaction's PoolClient; PGlite: the instance or its transaction).
+  const client = (executor as unknown as { session?: { client?: unknown } }).session?.client as
+    | { query(config: unknown, values?: unknown[]): Promise<{ rows: T[] }> }
+    | undefined;
+  if (!client) throw new Error('preparedQuery: no driver client on this executor');
+  if (runsScripts(executor)) return (await client.query({ name, text, values: params })).rows;
+  return (await client.query(text, params)).rows;
+}
+
+const columnsOf = new WeakMap<Table, [string, Column][]>();
+
+/**
+ * A row of `table` as a raw statement answers it (column names, driver values: `preparedQuery`, `RETURNING *`), in
+ * the ORM's shape (property names, the column types' own decoding).
+ */
+export function rowOf<T extends Table>(table: T, raw: Record<string, unknown>): InferSelectModel<T> {
+  let columns = columnsOf.get(table);
+  if (!columns) {
+    columns = Object.entries(getTableColumns(table));
+    columnsOf.set(table, columns);
+  }
+  const row: Record<string, unknown> = {};
+  for (const [key, column] of columns) {
+    const value = raw[column.name];
+    row[key] = value === null || value === undefined ? null : column.mapFromDriverValue(value);
+  }
+  return row as InferSelectModel<T>;
 }
 
 /** A value as an SQL literal for such a script: quotes and backslashes escaped (E'' when needed), null as NULL. */

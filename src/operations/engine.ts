@@ -15,8 +15,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { and, eq, getTableColumns, sql } from 'drizzle-orm';
-import type { Executor } from '../db/connect.ts';
+import { and, eq, sql } from 'drizzle-orm';
+import { type Executor, preparedQuery, rowOf } from '../db/connect.ts';
 import { type OperationStatus, operationAttempts, operations } from '../db/schema.ts';
 import { DefinitiveError, isPlatformError, PlatformError, RoutingError } from '../platforms/errors.ts';
 import { SecretError } from '../platforms/secrets.ts';
@@ -71,17 +71,38 @@ function describe(err: unknown): Record<string, unknown> {
   return { name: (err as Error)?.name ?? 'Error', class: 'internal', message: (err as Error)?.message ?? String(err) };
 }
 
-const operationColumns = Object.entries(getTableColumns(operations));
+/** An operations row as a raw statement returns it. */
+const operationFromRow = (raw: Record<string, unknown>): OperationRow => rowOf(operations, raw);
 
-/** An operations row as a raw statement returns it (column names, driver values) in the ORM's shape. */
-function operationFromRow(raw: Record<string, unknown>): OperationRow {
-  const row: Record<string, unknown> = {};
-  for (const [key, column] of operationColumns) {
-    const value = raw[column.name];
-    row[key] = value === null || value === undefined ? null : column.mapFromDriverValue(value);
-  }
-  return row as OperationRow;
-}
+/**
+ * How an operation ends, in one statement: the attempts' outcomes ($1, a JSON array), the row itself, only while this
+ * worker ($10) still holds it, and on success the legs waiting for it, released with the NOTIFY ($11) that wakes the
+ * workers for them. Answers the ended row (none: the lease was lost).
+ */
+const FINISH_SQL = `
+  with saved as (
+    update operation_attempts a
+    set action = x.action, outcome = x.outcome, code = x.code, server_text = x.server_text, reply = x.reply,
+        duration_ms = x.duration_ms
+    from jsonb_to_recordset($1::jsonb)
+         as x(id bigint, action text, outcome text, code integer, server_text text, reply jsonb, duration_ms integer)
+    where a.id = x.id
+    returning a.id
+  ), done as (
+    update operations
+    set status = $2, result = $3::jsonb, ticket = $4, last_error = $5::jsonb, login = $6::bigint, lease_until = null,
+        finished_at = $7::timestamptz, sealed_secret = $8, updated_at = $7::timestamptz
+    where id = $9::uuid and worker = $10 and status = 'in_flight'
+    returning *
+  ), released as (
+    update operations d
+    set status = 'pending', next_attempt_at = $7::timestamptz, updated_at = $7::timestamptz
+    from done
+    where done.status = 'succeeded' and d.depends_on = done.id and d.status = 'waiting'
+    returning d.id
+  )
+  select done.*, (select count(*) from (select pg_notify($11, '') from released limit 1) n) as released
+  from done`;
 
 /** A jsonb parameter: JSON text, or SQL NULL for nothing. */
 const json = (value: unknown) => (value === undefined || value === null ? null : JSON.stringify(value));
@@ -242,6 +263,7 @@ export class OperationsEngine {
        SELECT claimed.*, logged.id AS attempt_id
        FROM claimed JOIN logged ON logged.operation_id = claimed.id`,
       [now, leaseUntil, this.workerId, limit, verifiable],
+      'bd_operation_claim',
     );
     return rows
       .map((r) => ({
@@ -536,38 +558,20 @@ export class OperationsEngine {
       const resultLogin = typeof outcome.result?.login === 'number' ? outcome.result.login : undefined;
       // One statement: the attempts' outcomes, the operation's end (only while this worker still holds it), and, on
       // success, the release of the operations waiting for it (with the NOTIFY that wakes the workers for them).
-      const ended = await tx.execute(sql`
-        with saved as (
-          update operation_attempts a
-          set action = x.action, outcome = x.outcome, code = x.code, server_text = x.server_text, reply = x.reply,
-              duration_ms = x.duration_ms
-          from jsonb_to_recordset(${JSON.stringify(outcome.attempts.map(attemptColumns))}::jsonb)
-               as x(id bigint, action text, outcome text, code integer, server_text text, reply jsonb, duration_ms integer)
-          where a.id = x.id
-          returning a.id
-        ), done as (
-          update operations
-          set status = ${status}, result = ${json(outcome.result)}::jsonb,
-              ticket = ${(outcome.result?.ticket as string | null | undefined) ?? null},
-              last_error = ${json(outcome.error)}::jsonb, login = ${op.login ?? resultLogin ?? null},
-              lease_until = null, finished_at = ${now.toISOString()}::timestamptz,
-              -- A failed operation may still be retried by an operator, so it keeps its sealed secret until it succeeds.
-              sealed_secret = ${status === 'succeeded' ? null : op.sealedSecret},
-              updated_at = ${now.toISOString()}::timestamptz
-          where id = ${op.id} and worker = ${this.workerId} and status = 'in_flight'
-          returning *
-        ), released as (
-          update operations d
-          set status = 'pending', next_attempt_at = ${now.toISOString()}::timestamptz,
-              updated_at = ${now.toISOString()}::timestamptz
-          from done
-          where done.status = 'succeeded' and d.depends_on = done.id and d.status = 'waiting'
-          returning d.id
-        )
-        select done.*, (select count(*) from (select pg_notify(${OPERATIONS_CHANNEL}, '') from released limit 1) n)
-                         as released
-        from done`);
-      const [raw] = (ended as unknown as { rows: Record<string, unknown>[] }).rows;
+      const [raw] = await preparedQuery(tx, 'bd_operation_finish', FINISH_SQL, [
+        JSON.stringify(outcome.attempts.map(attemptColumns)),
+        status,
+        json(outcome.result),
+        (outcome.result?.ticket as string | null | undefined) ?? null,
+        json(outcome.error),
+        op.login ?? resultLogin ?? null,
+        now.toISOString(),
+        // A failed operation may still be retried by an operator, so it keeps its sealed secret until it succeeds.
+        status === 'succeeded' ? null : op.sealedSecret,
+        op.id,
+        this.workerId,
+        OPERATIONS_CHANNEL,
+      ]);
       if (!raw) return;
       const row = operationFromRow(raw);
       if (status === 'failed') {

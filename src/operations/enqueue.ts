@@ -3,9 +3,8 @@
  * it. A rolled-back change therefore never posts, and a committed one always will. The NOTIFY issued by the insert is
  * delivered on commit, waking the workers at once.
  */
-import { getTableColumns, sql } from 'drizzle-orm';
 import type { Clock } from '../clock.ts';
-import type { Executor } from '../db/connect.ts';
+import { type Executor, preparedQuery, rowOf } from '../db/connect.ts';
 import { type OperationKind, operations } from '../db/schema.ts';
 import { newReference, parseReference, type ReferenceKind } from '../platforms/reference.ts';
 import { type OperationSecrets, payloadSchemas } from './kinds.ts';
@@ -13,6 +12,17 @@ import type { AuditPort, OperationRow } from './ports.ts';
 import type { Sealer } from './sealed.ts';
 
 export const OPERATIONS_CHANNEL = 'bd_operations';
+
+/**
+ * The operation row, and the NOTIFY that wakes the workers when it commits, in one statement (PostgreSQL delivers
+ * one notification per channel and payload per transaction, however many operations it enqueues).
+ */
+const ENQUEUE_SQL = `
+  insert into operations (reference, kind, server_code, login, account_key, payload, sealed_secret, status,
+    next_attempt_at, handler, depends_on, group_id, compensates, requested_by, correlation_id, created_at, updated_at)
+  values ($1, $2, $3, $4::bigint, $5, $6::jsonb, $7, $8, $9::timestamptz, $10, $11::uuid, $12::uuid, $13::uuid, $14,
+    $15, $9::timestamptz, $9::timestamptz)
+  returning *, pg_notify($16, '') as notified`;
 
 export class OperationInputError extends Error {
   override readonly name = 'OperationInputError';
@@ -76,31 +86,25 @@ export async function enqueueOperation(tx: Executor, deps: EnqueueDeps, input: E
     throw new OperationInputError(`"${reference}" is not a valid operation reference`);
   }
   const now = deps.clock.now();
-  const [inserted] = await tx
-    .insert(operations)
-    .values({
-      reference,
-      kind: input.kind,
-      serverCode: input.serverCode,
-      login: input.login ?? null,
-      accountKey: `${input.serverCode}:${input.login ?? reference}`,
-      payload,
-      sealedSecret: input.secrets ? deps.sealer.seal(input.secrets) : null,
-      status: input.dependsOn ? 'waiting' : 'pending',
-      nextAttemptAt: now,
-      handler: input.handler ?? null,
-      dependsOn: input.dependsOn ?? null,
-      groupId: input.groupId ?? null,
-      compensates: input.compensates ?? null,
-      requestedBy: input.requestedBy ?? null,
-      correlationId: input.correlationId ?? null,
-      createdAt: now,
-      updatedAt: now,
-    })
-    // The NOTIFY that wakes the workers when this commits, in the same statement (PostgreSQL sends one per channel
-    // and payload per transaction, however many operations it enqueues).
-    .returning({ ...getTableColumns(operations), notified: sql<unknown>`pg_notify(${OPERATIONS_CHANNEL}, '')` });
-  const { notified: _, ...row } = inserted!;
+  const [raw] = await preparedQuery(tx, 'bd_operation_enqueue', ENQUEUE_SQL, [
+    reference,
+    input.kind,
+    input.serverCode,
+    input.login ?? null,
+    `${input.serverCode}:${input.login ?? reference}`,
+    JSON.stringify(payload),
+    input.secrets ? deps.sealer.seal(input.secrets) : null,
+    input.dependsOn ? 'waiting' : 'pending',
+    now.toISOString(),
+    input.handler ?? null,
+    input.dependsOn ?? null,
+    input.groupId ?? null,
+    input.compensates ?? null,
+    input.requestedBy ?? null,
+    input.correlationId ?? null,
+    OPERATIONS_CHANNEL,
+  ]);
+  const row = rowOf(operations, raw!);
   await deps.audit.record(tx, {
     actorType: input.requestedBy ? 'staff' : 'system',
     actorId: input.requestedBy ?? null,

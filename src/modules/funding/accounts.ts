@@ -1,7 +1,5 @@
 /** The funding module's view of a trading account: whose it is, where it lives, whether money may move on it. */
-import { eq } from 'drizzle-orm';
-import type { Executor } from '../../db/connect.ts';
-import { clients, products, tradingAccounts } from '../../db/schema.ts';
+import { type Executor, preparedQuery } from '../../db/connect.ts';
 import { FundingError } from './errors.ts';
 
 export interface FundableAccount {
@@ -15,6 +13,14 @@ export interface FundableAccount {
   kycStatus: string;
 }
 
+const ACCOUNT_SQL = `
+  select ta.id, ta.client_id, ta.server_code, ta.login, ta.currency, ta.status, p.environment,
+         c.status as client_status, c.kyc_status
+  from trading_accounts ta
+  join products p on p.id = ta.product_id
+  join clients c on c.id = ta.client_id
+  where ta.id = $1`;
+
 /**
  * Loads an open live account; with `clientId`, only one of that client's (another client's account answers
  * "not found", never "forbidden", so ids cannot be probed).
@@ -24,22 +30,28 @@ export async function fundableAccount(
   accountId: string,
   options: { clientId?: string; allowDemo?: boolean } = {},
 ): Promise<FundableAccount> {
-  const [row] = await tx
-    .select({
-      id: tradingAccounts.id,
-      clientId: tradingAccounts.clientId,
-      serverCode: tradingAccounts.serverCode,
-      login: tradingAccounts.login,
-      currency: tradingAccounts.currency,
-      status: tradingAccounts.status,
-      environment: products.environment,
-      clientStatus: clients.status,
-      kycStatus: clients.kycStatus,
-    })
-    .from(tradingAccounts)
-    .innerJoin(products, eq(products.id, tradingAccounts.productId))
-    .innerJoin(clients, eq(clients.id, tradingAccounts.clientId))
-    .where(eq(tradingAccounts.id, accountId));
+  const [raw] = await preparedQuery<{
+    id: string;
+    client_id: string;
+    server_code: string;
+    login: string | number | null;
+    currency: string;
+    status: string;
+    environment: 'live' | 'demo';
+    client_status: string;
+    kyc_status: string;
+  }>(tx, 'bd_fundable_account', ACCOUNT_SQL, [accountId]);
+  const row = raw && {
+    id: raw.id,
+    clientId: raw.client_id,
+    serverCode: raw.server_code,
+    login: raw.login === null ? null : Number(raw.login),
+    currency: raw.currency,
+    status: raw.status,
+    environment: raw.environment,
+    clientStatus: raw.client_status,
+    kycStatus: raw.kyc_status,
+  };
   if (!row || (options.clientId && row.clientId !== options.clientId)) {
     throw new FundingError('ACCOUNT_NOT_FOUND', 404, `no trading account ${accountId} (or it is not yours)`);
   }

@@ -4,10 +4,10 @@
  */
 import { and, eq } from 'drizzle-orm';
 import type { Executor } from '../../db/connect.ts';
-import { clientFlags, moneyMovements } from '../../db/schema.ts';
+import { clientFlags } from '../../db/schema.ts';
 import type { OperationHandler, OperationOutcome, OperationRow } from '../../operations/ports.ts';
 import { parseReference } from '../../platforms/reference.ts';
-import { formatMoney, type Movement, noteMovement, transition } from './movements.ts';
+import { findLockedMovement, formatMoney, type Movement, noteMovement, transition } from './movements.ts';
 import { postMovement } from './postings.ts';
 import { reverseOnServer } from './psp-events.ts';
 import type { FundingService } from './service.ts';
@@ -24,8 +24,7 @@ function serverReason(op: OperationRow, status: OperationOutcome['status']): str
 
 async function movementOf(tx: Executor, op: OperationRow): Promise<Movement | null> {
   if (!op.correlationId || !/^[0-9a-f-]{36}$/i.test(op.correlationId)) return null;
-  const [row] = await tx.select().from(moneyMovements).where(eq(moneyMovements.id, op.correlationId)).for('update');
-  return row ?? null;
+  return findLockedMovement(tx, op.correlationId);
 }
 
 export function fundingOperationHandlers(funding: FundingService): Record<string, OperationHandler> {

@@ -3,14 +3,16 @@
  * along the transitions this file allows), and writing the timeline event and audit event of each change in the
  * same transaction.
  */
-import { and, eq, type SQL, sql } from 'drizzle-orm';
+import { getTableColumns } from 'drizzle-orm';
 import type { Clock } from '../../clock.ts';
-import type { Executor } from '../../db/connect.ts';
+import { type Executor, preparedQuery, rowOf } from '../../db/connect.ts';
 import { type MoneyMovementStatus, moneyMovements, movementEvents } from '../../db/schema.ts';
 import type { AuditPort } from '../../operations/ports.ts';
 import { movementNotFound } from './errors.ts';
 
 export type Movement = typeof moneyMovements.$inferSelect;
+
+const movementColumns = getTableColumns(moneyMovements);
 export type EventSource = (typeof movementEvents.$inferInsert)['source'];
 
 export interface TimelineNote {
@@ -22,13 +24,17 @@ export interface TimelineNote {
   internal?: boolean;
 }
 
+/** Locks a movement (FOR UPDATE) and reads it; null when there is none. One prepared statement (a hot path). */
+export async function findLockedMovement(tx: Executor, id: string): Promise<Movement | null> {
+  const [raw] = await preparedQuery(tx, 'bd_movement_lock', 'select * from money_movements where id = $1 for update', [
+    id,
+  ]);
+  return raw ? rowOf(moneyMovements, raw) : null;
+}
+
 export async function lockMovement(tx: Executor, id: string, clientId?: string): Promise<Movement> {
-  const [row] = await tx
-    .select()
-    .from(moneyMovements)
-    .where(clientId ? and(eq(moneyMovements.id, id), eq(moneyMovements.clientId, clientId)) : eq(moneyMovements.id, id))
-    .for('update');
-  if (!row) throw movementNotFound(id);
+  const row = await findLockedMovement(tx, id);
+  if (!row || (clientId !== undefined && row.clientId !== clientId)) throw movementNotFound(id);
   return row;
 }
 
@@ -42,14 +48,6 @@ export async function noteMovement(tx: Executor, clock: Clock, movementId: strin
     details: note.details ?? null,
     internal: note.internal ?? false,
   });
-}
-
-/** The INSERT of a timeline note, for a statement that writes it along with something else. */
-function noteInsert(movementId: string, at: Date, note: TimelineNote): SQL {
-  const details = note.details ?? null;
-  return sql`insert into ${movementEvents} (movement_id, at, source, type, message, details, internal)
-    values (${movementId}, ${at.toISOString()}::timestamptz, ${note.source}, ${note.type}, ${note.message},
-            ${details === null ? null : JSON.stringify(details)}::jsonb, ${note.internal ?? false})`;
 }
 
 export interface Actor {
@@ -78,14 +76,48 @@ export async function transition(
   if (!change.from.includes(movement.status)) return null;
   const now = deps.clock.now();
   const terminal = finalStatuses.has(change.to);
-  // The status change and its timeline note in one statement (the note's INSERT as a CTE).
-  const noted = tx.$with('noted', {}).as(noteInsert(movement.id, now, change.note));
-  const [after] = await tx
-    .with(noted)
-    .update(moneyMovements)
-    .set({ ...change.set, status: change.to, updatedAt: now, ...(terminal ? { completedAt: now } : {}) })
-    .where(eq(moneyMovements.id, movement.id))
-    .returning();
+  // The status change and its timeline note in one prepared statement (the note's INSERT as a CTE); its text
+  // depends only on which columns change, so each kind of transition is planned once per connection.
+  const set: [string, unknown][] = Object.entries(change.set ?? {})
+    .filter(([, value]) => value !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : 1));
+  const params: unknown[] = [];
+  const param = (value: unknown) => {
+    params.push(value);
+    return `$${params.length}`;
+  };
+  const note = change.note;
+  const noteValues = [
+    param(movement.id),
+    `${param(now.toISOString())}::timestamptz`,
+    param(note.source),
+    param(note.type),
+    param(note.message),
+    `${param(note.details == null ? null : JSON.stringify(note.details))}::jsonb`,
+    param(note.internal ?? false),
+  ];
+  const assignments = [
+    ...set.map(([key, value]) => {
+      const column = movementColumns[key as keyof typeof movementColumns];
+      if (!column) throw new Error(`transition: money_movements has no column ${key}`);
+      return `"${column.name}" = ${param(value === null ? null : column.mapToDriverValue(value))}`;
+    }),
+    `status = ${param(change.to)}`,
+    `updated_at = ${noteValues[1]}`,
+    ...(terminal ? [`completed_at = ${noteValues[1]}`] : []),
+  ];
+  const text = `with noted as (
+      insert into movement_events (movement_id, at, source, type, message, details, internal)
+      values (${noteValues.join(', ')})
+    )
+    update money_movements set ${assignments.join(', ')} where id = ${param(movement.id)} returning *`;
+  const [raw] = await preparedQuery(
+    tx,
+    `bd_movement_transition:${terminal ? 'final' : 'open'}:${set.map(([key]) => key).join(',')}`,
+    text,
+    params,
+  );
+  const after = rowOf(moneyMovements, raw!);
   await deps.audit.record(tx, {
     actorType: change.actor.type,
     actorId: change.actor.id,
@@ -96,7 +128,7 @@ export async function transition(
     after: { status: change.to, ...change.set, note: change.note.type },
     correlationId: change.correlationId ?? movement.id,
   });
-  return after!;
+  return after;
 }
 
 export const finalStatuses = new Set<MoneyMovementStatus>([

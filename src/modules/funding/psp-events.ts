@@ -10,7 +10,7 @@
  */
 import { createHash } from 'node:crypto';
 import { and, eq } from 'drizzle-orm';
-import type { Executor } from '../../db/connect.ts';
+import { type Executor, preparedQuery } from '../../db/connect.ts';
 import { clientFlags, moneyMovements, pspEvents } from '../../db/schema.ts';
 import { enqueueOperation } from '../../operations/enqueue.ts';
 import { WebhookRejected } from '../../payments/errors.ts';
@@ -18,7 +18,7 @@ import type { PspEvent, PspPayment, PspPayout, WebhookHeaders } from '../../paym
 import { deferAudits, flushAudits } from '../audit/service.ts';
 import { fundableAccount } from './accounts.ts';
 import { FundingError } from './errors.ts';
-import { formatMoney, type Movement, noteMovement, transition } from './movements.ts';
+import { findLockedMovement, formatMoney, type Movement, noteMovement, transition } from './movements.ts';
 import { postMovement } from './postings.ts';
 import type { FundingService } from './service.ts';
 
@@ -36,6 +36,14 @@ function withoutNul<T>(value: T): T {
   }
   return value;
 }
+
+/** Stores an event under the PSP's event id, or nothing when that id is already stored (a replay or a conflict). */
+const STORE_EVENT_SQL = `
+  insert into psp_events (psp, event_id, type, body_sha256, payload, outcome, occurred_at, received_at)
+  values ($1, $2, $3, $4, $5::jsonb, 'received', $6::timestamptz, $7::timestamptz)
+  on conflict do nothing
+  returning id`;
+const EVENT_OUTCOME_SQL = 'update psp_events set movement_id = $1, outcome = $2, note = $3 where id = $4';
 
 const isUuid = (v: string) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(v);
 
@@ -64,20 +72,15 @@ export async function receivePspWebhook(
   return deps.database.db.transaction(async (tx) => {
     // The audit events of this webhook are appended last, so the chain lock is held only for them and the commit.
     deferAudits(tx, deps.clock);
-    const [stored] = await tx
-      .insert(pspEvents)
-      .values({
-        psp: deps.psp!.name,
-        eventId: event.eventId,
-        type: event.type,
-        bodySha256,
-        payload: withoutNul(JSON.parse(rawBody.toString('utf8'))),
-        outcome: 'received',
-        occurredAt: event.occurredAt,
-        receivedAt: deps.clock.now(),
-      })
-      .onConflictDoNothing()
-      .returning();
+    const [stored] = await preparedQuery<{ id: string }>(tx, 'bd_psp_event_store', STORE_EVENT_SQL, [
+      deps.psp!.name,
+      event.eventId,
+      event.type,
+      bodySha256,
+      JSON.stringify(withoutNul(JSON.parse(rawBody.toString('utf8')))),
+      event.occurredAt.toISOString(),
+      deps.clock.now().toISOString(),
+    ]);
     if (!stored) {
       const [earlier] = await tx
         .select()
@@ -93,9 +96,7 @@ export async function receivePspWebhook(
       }
       return { outcome: 'replayed' as const, eventId: event.eventId, movementId: earlier?.movementId ?? null };
     }
-    const [movement] = isUuid(reference)
-      ? await tx.select().from(moneyMovements).where(eq(moneyMovements.id, reference)).for('update')
-      : [];
+    const movement = isUuid(reference) ? await findLockedMovement(tx, reference) : null;
     const expectedKind = event.payment ? 'deposit' : 'withdrawal';
     if (!movement || movement.kind !== expectedKind || movement.psp !== deps.psp!.name) {
       // Rolls the stored event back with the transaction: an unknown payment is refused, not remembered.
@@ -109,10 +110,12 @@ export async function receivePspWebhook(
     const note = event.payment
       ? await applyPayment(funding, tx, movement, event.payment, event.eventId)
       : await applyPayout(funding, tx, movement, event.payout!, event.eventId);
-    await tx
-      .update(pspEvents)
-      .set({ movementId: movement.id, outcome: note ? 'applied' : 'ignored', note: note ?? 'already reflected' })
-      .where(eq(pspEvents.id, stored.id));
+    await preparedQuery(tx, 'bd_psp_event_outcome', EVENT_OUTCOME_SQL, [
+      movement.id,
+      note ? 'applied' : 'ignored',
+      note ?? 'already reflected',
+      stored.id,
+    ]);
     // Last: the chain lock, the appends and the commit go in one round trip; the transaction is not used after it.
     await flushAudits(tx, { commit: true });
     return {

@@ -40,7 +40,7 @@
 import { eq, inArray, type SQL, sql } from 'drizzle-orm';
 import { PgTransaction } from 'drizzle-orm/pg-core';
 import { type Clock, systemClock } from '../../clock.ts';
-import type { Db, Executor } from '../../db/connect.ts';
+import { type Db, type Executor, preparedQuery } from '../../db/connect.ts';
 import { ledgerAccounts, ledgerAccountTypes, ledgerEntries, ledgerTransactions } from '../../db/schema.ts';
 
 export type LedgerAccountType =
@@ -298,6 +298,43 @@ export async function postLedgerTransaction(
   return postChecked(tx, posting, checked, clock);
 }
 
+/**
+ * A posting in one statement: the transaction row ($1–$6; with an idempotency key already posted, nothing, after
+ * waiting for a concurrent writer of the same key), the accounts ($7, created on first use, in code order), and the
+ * entries ($8), written only when every one of the $9 accounts was found or created by this statement.
+ */
+const POST_SQL = `
+  with t as (
+    insert into ledger_transactions (kind, description, idempotency_key, correlation, created_at, created_by)
+    values ($1, $2, $3, $4::jsonb, $5::timestamptz, $6)
+    on conflict (idempotency_key) do nothing
+    returning id
+  ), wanted as (
+    select * from jsonb_to_recordset($7::jsonb) as w(code text, type text, owner_id text, currency text)
+  ), created as (
+    insert into ledger_accounts (code, type, owner_id, currency, created_at)
+    select code, type, owner_id, currency, $5::timestamptz from wanted order by code
+    on conflict (code) do nothing
+    returning id, code
+  ), found as (
+    select code, id from created
+    union all
+    select code, id from ledger_accounts where code in (select code from wanted)
+  ), lines as (
+    select * from jsonb_to_recordset($8::jsonb) as l(n int, code text, currency text, amount bigint)
+  ), entries as (
+    insert into ledger_entries (transaction_id, account_id, currency, amount_minor, created_at)
+    select t.id, found.id, lines.currency, lines.amount, $5::timestamptz
+    from t, lines join found on found.code = lines.code
+    where (select count(*) from found) = $9::int
+    order by lines.n
+    returning 1
+  )
+  select (select id from t) as transaction_id,
+         (select count(*) from entries)::int as entries,
+         coalesce((select json_agg(json_build_object('code', found.code, 'id', found.id)) from found), '[]'::json)
+           as accounts`;
+
 async function postChecked(
   tx: Executor,
   posting: LedgerPosting,
@@ -316,55 +353,33 @@ async function postChecked(
   // the same key to finish), no entry is written, and the posting is compared with what is there. The entries are
   // written only when every account was found or created by this statement; otherwise (an account another
   // transaction created while this statement waited for it) they are written once the accounts are read again.
-  const result = await tx.execute(sql`
-    with t as (
-      insert into ledger_transactions (kind, description, idempotency_key, correlation, created_at, created_by)
-      values (${posting.kind}, ${posting.description}, ${key ?? null}, ${JSON.stringify(posting.correlation ?? {})}::jsonb,
-              ${at.toISOString()}::timestamptz, ${posting.createdBy})
-      on conflict (idempotency_key) do nothing
-      returning id
-    ), wanted as (
-      select * from jsonb_to_recordset(${JSON.stringify(
-        codes.map((code) => {
-          const a = accounts.get(code)!;
-          return { code, type: a.type, owner_id: a.ownerId ?? null, currency: a.currency };
-        }),
-      )}::jsonb) as w(code text, type text, owner_id text, currency text)
-    ), created as (
-      insert into ledger_accounts (code, type, owner_id, currency, created_at)
-      select code, type, owner_id, currency, ${at.toISOString()}::timestamptz from wanted order by code
-      on conflict (code) do nothing
-      returning id, code
-    ), found as (
-      select code, id from created
-      union all
-      select code, id from ledger_accounts where code in (select code from wanted)
-    ), lines as (
-      select * from jsonb_to_recordset(${JSON.stringify(
-        checked.lines.map((line, i) => ({
-          n: i,
-          code: line.code,
-          currency: line.account.currency,
-          amount: line.amountMinor,
-        })),
-      )}::jsonb) as l(n int, code text, currency text, amount bigint)
-    ), entries as (
-      insert into ledger_entries (transaction_id, account_id, currency, amount_minor, created_at)
-      select t.id, found.id, lines.currency, lines.amount, ${at.toISOString()}::timestamptz
-      from t, lines join found on found.code = lines.code
-      where (select count(*) from found) = ${codes.length}
-      order by lines.n
-      returning 1
-    )
-    select (select id from t) as transaction_id,
-           (select count(*) from entries)::int as entries,
-           coalesce((select json_agg(json_build_object('code', found.code, 'id', found.id)) from found), '[]'::json)
-             as accounts`);
-  const [row] = rowsOf<{
+  const [row] = await preparedQuery<{
     transaction_id: string | null;
     entries: number;
     accounts: { code: string; id: string }[] | string;
-  }>(result);
+  }>(tx, 'bd_ledger_post', POST_SQL, [
+    posting.kind,
+    posting.description,
+    key ?? null,
+    JSON.stringify(posting.correlation ?? {}),
+    at.toISOString(),
+    posting.createdBy,
+    JSON.stringify(
+      codes.map((code) => {
+        const a = accounts.get(code)!;
+        return { code, type: a.type, owner_id: a.ownerId ?? null, currency: a.currency };
+      }),
+    ),
+    JSON.stringify(
+      checked.lines.map((line, i) => ({
+        n: i,
+        code: line.code,
+        currency: line.account.currency,
+        amount: line.amountMinor,
+      })),
+    ),
+    codes.length,
+  ]);
   const transactionId = row?.transaction_id ?? null;
   if (!transactionId) {
     const existing = key === undefined ? undefined : await existingByKey(tx, key);
