@@ -44,4 +44,36 @@ describe('money at the boundary', () => {
       }),
     );
   });
+
+  it('reads a decimal string exactly as it reads the number it stands for, on the fast path and off it', () => {
+    const decimal = fc
+      .tuple(
+        fc.boolean(),
+        fc.oneof(fc.constant('0'), fc.bigInt({ min: 1n, max: 10n ** 17n }).map(String)),
+        fc.option(fc.stringMatching(/^[0-9]{1,10}$/), { nil: undefined }),
+      )
+      .map(([negative, whole, fraction]) => `${negative ? '-' : ''}${whole}${fraction ? `.${fraction}` : ''}`);
+    fc.assert(
+      fc.property(decimal, fc.integer({ min: 0, max: 8 }), (text, digits) => {
+        let fromNumber: unknown;
+        try {
+          fromNumber = toMinorUnits(Number(text), digits);
+        } catch (err) {
+          fromNumber = (err as Error).message;
+        }
+        let fromText: unknown;
+        try {
+          fromText = toMinorUnits(text, digits);
+        } catch (err) {
+          fromText = (err as Error).message.replace(text, String(Number(text)));
+        }
+        expect(fromText).toEqual(fromNumber);
+      }),
+      { numRuns: 5000 },
+    );
+    expect(toMinorUnits('-0.00', 2)).toEqual({ minor: 0, exact: true });
+    expect(toMinorUnits('0.05', 2)).toEqual({ minor: 5, exact: true });
+    expect(toMinorUnits('123.4', 2)).toEqual({ minor: 12340, exact: true });
+    expect(toMinorUnits('1.005', 2)).toEqual({ minor: 101, exact: false });
+  });
 });

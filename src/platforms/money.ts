@@ -16,9 +16,29 @@ export class AmountError extends RangeError {
 }
 
 /** A server double (or its decimal string, as MT5 sends) → integer minor units at `digits`. */
+/** A plain decimal string: optional minus, no leading zeros, optional fraction. */
+const PLAIN_DECIMAL = /^(-?)(0|[1-9][0-9]*)(?:\.([0-9]+))?$/;
+
+/**
+ * The common case of a server's amounts, exactly: a plain decimal string with no more decimals than the currency
+ * and at most 15 digits once scaled. Null for anything else (the general path decides it, with the same result).
+ */
+function plainDecimalMinorUnits(value: string, digits: number): MinorUnits | null {
+  const match = PLAIN_DECIMAL.exec(value);
+  if (!match) return null;
+  const [, sign, whole, fraction = ''] = match as unknown as [string, string, string, string | undefined];
+  if (fraction.length > digits || whole.length + digits > 15) return null;
+  const minor = Number(whole + fraction.padEnd(digits, '0'));
+  return { minor: sign === '-' && minor !== 0 ? -minor : minor, exact: true };
+}
+
 export function toMinorUnits(value: number | string, digits: number): MinorUnits {
   if (!Number.isInteger(digits) || digits < 0 || digits > 8)
     throw new AmountError(`currency digits ${digits} out of range`);
+  if (typeof value === 'string') {
+    const plain = plainDecimalMinorUnits(value, digits);
+    if (plain) return plain;
+  }
   const n = typeof value === 'string' ? Number(value.trim()) : value;
   if (typeof value === 'string' && value.trim() === '') throw new AmountError('empty amount');
   if (!Number.isFinite(n)) throw new AmountError(`amount ${String(value)} is not a finite number`);

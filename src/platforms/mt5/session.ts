@@ -35,12 +35,34 @@ export interface Mt5Reply {
   answer: unknown;
 }
 
-/** Lowercases object keys recursively so `Total` and `total` read the same. */
+/** Lowercased key names already seen (a server uses a few hundred at most; bounded all the same). */
+const loweredKeys = new Map<string, string>();
+
+function lowerKey(key: string): string {
+  let lowered = loweredKeys.get(key);
+  if (lowered === undefined) {
+    lowered = key.toLowerCase();
+    if (loweredKeys.size < 4096) loweredKeys.set(key, lowered);
+  }
+  return lowered;
+}
+
+/**
+ * Lowercases object keys recursively so `Total` and `total` read the same. Every record of every history page goes
+ * through here, so it avoids per-key allocations (key names are lowercased once, objects walked without entries).
+ */
 export function lowerKeys(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(lowerKeys);
-  if (value && typeof value === 'object') {
+  if (Array.isArray(value)) {
+    const out = new Array<unknown>(value.length);
+    for (let i = 0; i < value.length; i++) out[i] = lowerKeys(value[i]);
+    return out;
+  }
+  if (value !== null && typeof value === 'object') {
+    const source = value as Record<string, unknown>;
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k.toLowerCase()] = lowerKeys(v);
+    for (const key in source) {
+      if (Object.hasOwn(source, key)) out[lowerKey(key)] = lowerKeys(source[key]);
+    }
     return out;
   }
   return value;
