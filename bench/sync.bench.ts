@@ -10,7 +10,8 @@
  *   - what an external change (a dealer correction without a reference) costs in an incremental pass.
  * The simulator runs in its own process; on a small machine it, PostgreSQL and the ingest share the CPUs.
  * Uses TEST_DATABASE_URL / DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test) to create its own database;
- * skipped, saying so, when no PostgreSQL answers there. `SYNC_BENCH_DEALS` sets how many deals (default 100 000).
+ * skipped, saying so, when no PostgreSQL answers there. `SYNC_BENCH_DEALS` sets how many deals (default 100 000),
+ * `SYNC_BENCH_BATCH` the records per transaction of a pass (default: the product's, 2 000).
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
@@ -124,6 +125,7 @@ export default async function bench(): Promise<void> {
       pumping: false,
       // The simulator's accounts are not in this database's CRM; looking each one up is not the ingest measured here.
       unknownAccountsPerPass: 0,
+      ...(process.env.SYNC_BENCH_BATCH ? { batchSize: Number(process.env.SYNC_BENCH_BATCH) } : {}),
     });
     const first = await sync.syncServer('mt5-bench');
     if (first.status !== 'ok') throw new Error(`sync pass failed: ${first.error}`);
