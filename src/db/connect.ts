@@ -6,8 +6,8 @@ import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
-import { type Column, getTableColumns, type InferSelectModel, is, type Table } from 'drizzle-orm';
-import { drizzle as drizzlePg, NodePgDatabase, NodePgTransaction } from 'drizzle-orm/node-postgres';
+import { type Column, getTableColumns, type InferSelectModel, is, sql, type Table } from 'drizzle-orm';
+import { drizzle as drizzlePg, NodePgDatabase, NodePgSession, NodePgTransaction } from 'drizzle-orm/node-postgres';
 import { migrate as migratePg } from 'drizzle-orm/node-postgres/migrator';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
@@ -113,13 +113,97 @@ export function runsScripts(executor: Executor): boolean {
   return is(executor, NodePgTransaction) || is(executor, NodePgDatabase);
 }
 
+/** What an opening script may know of the connection it will run on. */
+export interface ScriptConnection {
+  /** Whether a named prepared statement exists on it (then a script may `execute name(…)` it). */
+  hasPrepared(name: string): boolean;
+}
+
+/** Transactions opened by `scriptedTransaction`, and those of them that their own last script committed. */
+const scripted = new WeakSet<object>();
+const committedInScript = new WeakSet<object>();
+
 /**
- * True when `executor` is the outermost transaction of a node-postgres connection: a script run on it may end with
- * `commit; begin`, committing the transaction's work in that same round trip (the transaction wrapper then commits
- * the empty transaction the `begin` opened). A nested transaction (a savepoint) must never do that.
+ * How a script run on `executor` may end its transaction: `final` (a `scriptedTransaction`: the script's `commit`
+ * ends it, nothing follows), `chained` (the outermost transaction of a node-postgres connection opened by the ORM:
+ * `commit; begin`, and the wrapper's own COMMIT then ends the empty transaction the `begin` opened), or null (a
+ * nested transaction, a savepoint, or PGlite: a script must never commit there).
  */
-export function commitsInScript(executor: Executor): boolean {
-  return is(executor, NodePgTransaction) && (executor as unknown as { nestedIndex: number }).nestedIndex === 0;
+export function scriptCommit(executor: Executor): 'final' | 'chained' | null {
+  if (scripted.has(executor)) return 'final';
+  return is(executor, NodePgTransaction) && (executor as unknown as { nestedIndex: number }).nestedIndex === 0
+    ? 'chained'
+    : null;
+}
+
+/** Records that a script committed this transaction (`scriptCommit` said `final`). */
+export function committedByScript(executor: Executor): void {
+  committedInScript.add(executor);
+}
+
+/**
+ * A transaction on PostgreSQL that saves round trips at both ends: BEGIN goes with `opening` (a parameterless script,
+ * e.g. the transaction's first INSERT with its values as literals, whose results `work` receives, one row list per
+ * statement), and a script that `work` runs last may commit it (`scriptCommit` = `final`; then no COMMIT follows).
+ * `work` gets an ordinary ORM transaction (nested transactions are savepoints). Failing, it is rolled back. PGlite (or
+ * a database over one connection): an ordinary transaction whose first statement is `opening`.
+ */
+export async function scriptedTransaction<T>(
+  db: Db,
+  work: (tx: Tx, opened: Record<string, unknown>[][]) => Promise<T>,
+  options: { opening?: string | ((connection: ScriptConnection) => string | undefined) } = {},
+): Promise<T> {
+  const base = db as unknown as { dialect: unknown; session: { client: unknown; schema: unknown; options: unknown } };
+  const pool = base.session?.client;
+  if (!is(db, NodePgDatabase) || !(pool instanceof pg.Pool)) {
+    return db.transaction(async (tx) => {
+      const opening =
+        typeof options.opening === 'function' ? options.opening({ hasPrepared: () => false }) : options.opening;
+      const opened = opening
+        ? [((await tx.execute(sql.raw(opening))) as unknown as { rows: Record<string, unknown>[] }).rows]
+        : [];
+      return work(tx, opened);
+    });
+  }
+  const client = await pool.connect();
+  const opening =
+    typeof options.opening === 'function'
+      ? options.opening({
+          // node-postgres remembers the statements it prepared on each connection.
+          hasPrepared: (name) =>
+            (client as unknown as { connection?: { parsedStatements?: Record<string, string> } }).connection
+              ?.parsedStatements?.[name] !== undefined,
+        })
+      : options.opening;
+  // The ORM's own transaction object over this connection, exactly as its `transaction()` builds one.
+  const session = new NodePgSession(
+    client,
+    base.dialect as never,
+    base.session.schema as never,
+    base.session.options as never,
+  );
+  const tx = new NodePgTransaction(base.dialect as never, session, base.session.schema as never) as unknown as Tx;
+  scripted.add(tx);
+  let broken: unknown = null;
+  try {
+    const results = (await client.query(opening ? `begin;\n${opening}` : 'begin')) as unknown as
+      | pg.QueryResult
+      | pg.QueryResult[];
+    const opened = Array.isArray(results) ? results.slice(1).map((r) => r.rows) : [];
+    const result = await work(tx, opened);
+    if (!committedInScript.has(tx)) await client.query('commit');
+    return result;
+  } catch (err) {
+    if (!committedInScript.has(tx)) {
+      // After a COMMIT that failed the transaction is already over (ROLLBACK then only warns).
+      await client.query('rollback').catch((rollbackError: unknown) => {
+        broken = rollbackError;
+      });
+    }
+    throw err;
+  } finally {
+    client.release(broken instanceof Error ? broken : undefined);
+  }
 }
 
 /**
@@ -168,4 +252,25 @@ export function rowOf<T extends Table>(table: T, raw: Record<string, unknown>): 
 /** A value as an SQL literal for such a script: quotes and backslashes escaped (E'' when needed), null as NULL. */
 export function sqlLiteral(value: string | null): string {
   return value === null ? 'null' : pg.escapeLiteral(value);
+}
+
+/** Any parameter value as an SQL literal: strings quoted, finite numbers and booleans as they are, null as NULL. */
+function literalOf(value: unknown): string {
+  if (value === null || value === undefined) return 'null';
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) throw new Error(`cannot write ${value} as an SQL literal`);
+    return String(value);
+  }
+  if (typeof value === 'boolean') return value ? 'true' : 'false';
+  if (value instanceof Date) return pg.escapeLiteral(value.toISOString());
+  if (typeof value === 'string') return pg.escapeLiteral(value);
+  throw new Error(`cannot write a ${typeof value} as an SQL literal`);
+}
+
+/**
+ * `execute name(…)` of a named prepared statement with these parameters as literals, for a script (the statement
+ * must exist on the connection: see `ScriptConnection.hasPrepared`); the literals take the statement's parameter types.
+ */
+export function executePrepared(name: string, params: unknown[]): string {
+  return `execute ${pg.escapeIdentifier(name)}(${params.map(literalOf).join(', ')})`;
 }

@@ -16,7 +16,14 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { and, eq, sql } from 'drizzle-orm';
-import { type Executor, preparedQuery, rowOf } from '../db/connect.ts';
+import {
+  type Executor,
+  executePrepared,
+  preparedQuery,
+  rowOf,
+  type ScriptConnection,
+  scriptedTransaction,
+} from '../db/connect.ts';
 import { type OperationStatus, operationAttempts, operations } from '../db/schema.ts';
 import { DefinitiveError, isPlatformError, PlatformError, RoutingError } from '../platforms/errors.ts';
 import { SecretError } from '../platforms/secrets.ts';
@@ -79,6 +86,7 @@ const operationFromRow = (raw: Record<string, unknown>): OperationRow => rowOf(o
  * worker ($10) still holds it, and on success the legs waiting for it, released with the NOTIFY ($11) that wakes the
  * workers for them. Answers the ended row (none: the lease was lost).
  */
+const FINISH_NAME = 'bd_operation_finish';
 const FINISH_SQL = `
   with saved as (
     update operation_attempts a
@@ -552,60 +560,68 @@ export class OperationsEngine {
     outcome: { result?: ExecutionResult; error?: Record<string, unknown>; attempts: AttemptRecord[] },
   ): Promise<void> {
     const now = this.deps.clock.now();
-    await this.deps.database.db.transaction(async (tx) => {
-      // Every audit event of this transaction (the receiving module's too) is appended at the end, in one go.
-      this.deps.audit.hold?.(tx);
-      const resultLogin = typeof outcome.result?.login === 'number' ? outcome.result.login : undefined;
-      // One statement: the attempts' outcomes, the operation's end (only while this worker still holds it), and, on
-      // success, the release of the operations waiting for it (with the NOTIFY that wakes the workers for them).
-      const [raw] = await preparedQuery(tx, 'bd_operation_finish', FINISH_SQL, [
-        JSON.stringify(outcome.attempts.map(attemptColumns)),
-        status,
-        json(outcome.result),
-        (outcome.result?.ticket as string | null | undefined) ?? null,
-        json(outcome.error),
-        op.login ?? resultLogin ?? null,
-        now.toISOString(),
-        // A failed operation may still be retried by an operator, so it keeps its sealed secret until it succeeds.
-        status === 'succeeded' ? null : op.sealedSecret,
-        op.id,
-        this.workerId,
-        OPERATIONS_CHANNEL,
-      ]);
-      if (!raw) return;
-      const row = operationFromRow(raw);
-      if (status === 'failed') {
-        await this.deps.alerts.raise(tx, {
-          kind: 'operation_failed',
-          dedupeKey: `operation:${op.id}`,
-          severity: 'warning',
-          title: `${op.kind} ${op.reference} on ${op.serverCode} failed: ${String(outcome.error?.message ?? '')}`,
-          details: {
-            operationId: op.id,
-            reference: op.reference,
-            server: op.serverCode,
-            login: op.login,
-            error: outcome.error,
-          },
+    const resultLogin = typeof outcome.result?.login === 'number' ? outcome.result.login : undefined;
+    // One statement: the attempts' outcomes, the operation's end (only while this worker still holds it), and, on
+    // success, the release of the operations waiting for it (with the NOTIFY that wakes the workers for them).
+    const params = [
+      JSON.stringify(outcome.attempts.map(attemptColumns)),
+      status,
+      json(outcome.result),
+      (outcome.result?.ticket as string | null | undefined) ?? null,
+      json(outcome.error),
+      op.login ?? resultLogin ?? null,
+      now.toISOString(),
+      // A failed operation may still be retried by an operator, so it keeps its sealed secret until it succeeds.
+      status === 'succeeded' ? null : op.sealedSecret,
+      op.id,
+      this.workerId,
+      OPERATIONS_CHANNEL,
+    ];
+    // It goes with BEGIN, in one round trip, on a connection where it is already prepared (almost always).
+    const opening = (connection: ScriptConnection) =>
+      connection.hasPrepared(FINISH_NAME) ? executePrepared(FINISH_NAME, params) : undefined;
+    await scriptedTransaction(
+      this.deps.database.db,
+      async (tx, opened) => {
+        // Every audit event of this transaction (the receiving module's too) is appended at the end, in one go.
+        this.deps.audit.hold?.(tx);
+        const [raw] = opened.length > 0 ? opened[0]! : await preparedQuery(tx, FINISH_NAME, FINISH_SQL, params);
+        if (!raw) return;
+        const row = operationFromRow(raw);
+        if (status === 'failed') {
+          await this.deps.alerts.raise(tx, {
+            kind: 'operation_failed',
+            dedupeKey: `operation:${op.id}`,
+            severity: 'warning',
+            title: `${op.kind} ${op.reference} on ${op.serverCode} failed: ${String(outcome.error?.message ?? '')}`,
+            details: {
+              operationId: op.id,
+              reference: op.reference,
+              server: op.serverCode,
+              login: op.login,
+              error: outcome.error,
+            },
+          });
+        } else if (op.lastError !== null) {
+          // Only an operation that went wrong before can have an alert open (raising one always records the error).
+          await this.deps.alerts.resolve(tx, `operation:${op.id}`, 'system', 'the operation succeeded');
+        }
+        await this.afterEnd(tx, row, status, { dependentsReleased: true });
+        // Last: the audit append holds the chain lock until commit (and commits with it, in one round trip).
+        await this.deps.audit.record(tx, {
+          actorType: 'server',
+          actorId: op.serverCode,
+          action: `operation.${status}`,
+          entityType: 'operation',
+          entityId: op.id,
+          before: { status: op.previousStatus },
+          after: { status, result: outcome.result ?? null, error: outcome.error ?? null, attempts: op.attempts },
+          correlationId: op.reference,
         });
-      } else if (op.lastError !== null) {
-        // Only an operation that went wrong before can have an alert open (raising one always records the error).
-        await this.deps.alerts.resolve(tx, `operation:${op.id}`, 'system', 'the operation succeeded');
-      }
-      await this.afterEnd(tx, row, status, { dependentsReleased: true });
-      // Last: the audit append holds the chain lock until commit (and commits with it, in one round trip).
-      await this.deps.audit.record(tx, {
-        actorType: 'server',
-        actorId: op.serverCode,
-        action: `operation.${status}`,
-        entityType: 'operation',
-        entityId: op.id,
-        before: { status: op.previousStatus },
-        after: { status, result: outcome.result ?? null, error: outcome.error ?? null, attempts: op.attempts },
-        correlationId: op.reference,
-      });
-      await this.deps.audit.flush?.(tx, { commit: true });
-    });
+        await this.deps.audit.flush?.(tx, { commit: true });
+      },
+      { opening },
+    );
     metrics.transitions.inc({ kind: op.kind, status });
   }
 

@@ -6,7 +6,13 @@
  */
 import { asc, gt, sql } from 'drizzle-orm';
 import { type Clock, systemClock } from '../../clock.ts';
-import { commitsInScript, type Executor, sqlLiteral as literal, runsScripts } from '../../db/connect.ts';
+import {
+  committedByScript,
+  type Executor,
+  sqlLiteral as literal,
+  runsScripts,
+  scriptCommit,
+} from '../../db/connect.ts';
 import { auditEvents } from '../../db/schema.ts';
 import type { AuditEntry } from '../../operations/ports.ts';
 import { eventHash, GENESIS_HASH, hashedContent } from './chain.ts';
@@ -42,20 +48,28 @@ export function deferAudits(tx: Executor, clock: Clock = systemClock): void {
  * Appends the events held back by `deferAudits`, in the order they were recorded; call it last in the transaction.
  *
  * With `commit: true` it also commits the transaction, in the same round trip as the chain lock and the appends, when
- * the transaction allows it (the outermost transaction of a PostgreSQL connection), and answers true: the lock, held
- * until commit, is then never held while this process is busy with something else, which is what bounds how many
- * audited transactions per second the whole system can commit. Nothing may use the transaction afterwards (what it
- * ran would be outside the committed work); the transaction wrapper's own COMMIT then ends an empty transaction.
- * Answers false when it only appended (PGlite, a nested transaction, nothing held): the wrapper commits as usual.
+ * the transaction allows it (see `scriptCommit`: the outermost transaction of a PostgreSQL connection), and answers
+ * true: the lock, held until commit, is then never held while this process is busy with something else, which is what
+ * bounds how many audited transactions per second the whole system can commit. Nothing may use the transaction
+ * afterwards (what it ran would be outside the committed work). Answers false when it only appended (PGlite, a nested
+ * transaction, nothing held): the wrapper commits as usual. `before`: parameterless statements of the transaction's
+ * own (values as literals, results unused) that go first in the same script, before the lock is taken.
  */
-export async function flushAudits(tx: Executor, options: { commit?: boolean } = {}): Promise<boolean> {
+export async function flushAudits(
+  tx: Executor,
+  options: { commit?: boolean; before?: string[] } = {},
+): Promise<boolean> {
   const held = deferred.get(tx);
-  if (!held) return false;
   deferred.delete(tx);
-  if (held.entries.length === 0) return false;
-  const commit = options.commit === true && commitsInScript(tx);
-  await appendChained(tx, held.entries, held.clock, commit);
-  return commit;
+  if (!held || held.entries.length === 0) {
+    // Nothing to append: the statements still run, and the transaction commits as usual.
+    for (const statement of options.before ?? []) await tx.execute(sql.raw(statement));
+    return false;
+  }
+  const commit = options.commit === true ? scriptCommit(tx) : null;
+  await appendChained(tx, held.entries, held.clock, commit, options.before ?? []);
+  if (commit === 'final') committedByScript(tx);
+  return commit !== null;
 }
 
 /**
@@ -123,15 +137,24 @@ type AppendedRow = { id: number | string; prev_hash: string; hash: string };
  * waits on this process only once, for its COMMIT, however many events it appends. PGlite has one connection and no
  * such wait: the statements go one by one.
  */
-async function appendChained(tx: Executor, inputs: AuditInput[], clock: Clock, commit = false): Promise<AuditEvent[]> {
+async function appendChained(
+  tx: Executor,
+  inputs: AuditInput[],
+  clock: Clock,
+  commit: 'final' | 'chained' | null = null,
+  before: string[] = [],
+): Promise<AuditEvent[]> {
   const all = inputs.map((input) => fieldsOf(input, clock));
   const lock = `select pg_advisory_xact_lock(${CHAIN_LOCK})`;
   let rows: AppendedRow[];
   if (runsScripts(tx)) {
-    const script = [lock, ...all.map(insertStatement), ...(commit ? ['commit', 'begin'] : [])].join(';\n');
+    const end = commit === 'final' ? ['commit'] : commit === 'chained' ? ['commit', 'begin'] : [];
+    const script = [...before, lock, ...all.map(insertStatement), ...end].join(';\n');
     const results = (await tx.execute(sql.raw(script))) as unknown as { rows: AppendedRow[] }[];
-    rows = results.slice(1, 1 + all.length).map((r) => r.rows[0]!);
+    const first = before.length + 1;
+    rows = results.slice(first, first + all.length).map((r) => r.rows[0]!);
   } else {
+    for (const statement of before) await tx.execute(sql.raw(statement));
     await tx.execute(sql.raw(lock));
     rows = [];
     for (const fields of all) {

@@ -10,7 +10,14 @@
  */
 import { createHash } from 'node:crypto';
 import { and, eq } from 'drizzle-orm';
-import { type Executor, preparedQuery } from '../../db/connect.ts';
+import {
+  type Executor,
+  executePrepared,
+  preparedQuery,
+  type ScriptConnection,
+  scriptedTransaction,
+  sqlLiteral,
+} from '../../db/connect.ts';
 import { clientFlags, moneyMovements, pspEvents } from '../../db/schema.ts';
 import { enqueueOperation } from '../../operations/enqueue.ts';
 import { WebhookRejected } from '../../payments/errors.ts';
@@ -38,12 +45,12 @@ function withoutNul<T>(value: T): T {
 }
 
 /** Stores an event under the PSP's event id, or nothing when that id is already stored (a replay or a conflict). */
+const STORE_EVENT_NAME = 'bd_psp_event_store';
 const STORE_EVENT_SQL = `
   insert into psp_events (psp, event_id, type, body_sha256, payload, outcome, occurred_at, received_at)
   values ($1, $2, $3, $4, $5::jsonb, 'received', $6::timestamptz, $7::timestamptz)
   on conflict do nothing
   returning id`;
-const EVENT_OUTCOME_SQL = 'update psp_events set movement_id = $1, outcome = $2, note = $3 where id = $4';
 
 const isUuid = (v: string) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(v);
 
@@ -69,61 +76,69 @@ export async function receivePspWebhook(
   }
   const bodySha256 = createHash('sha256').update(rawBody).digest('hex');
   const reference = event.payment?.merchantReference ?? event.payout?.merchantReference ?? '';
-  return deps.database.db.transaction(async (tx) => {
-    // The audit events of this webhook are appended last, so the chain lock is held only for them and the commit.
-    deferAudits(tx, deps.clock);
-    const [stored] = await preparedQuery<{ id: string }>(tx, 'bd_psp_event_store', STORE_EVENT_SQL, [
-      deps.psp!.name,
-      event.eventId,
-      event.type,
-      bodySha256,
-      JSON.stringify(withoutNul(JSON.parse(rawBody.toString('utf8')))),
-      event.occurredAt.toISOString(),
-      deps.clock.now().toISOString(),
-    ]);
-    if (!stored) {
-      const [earlier] = await tx
-        .select()
-        .from(pspEvents)
-        .where(and(eq(pspEvents.psp, deps.psp!.name), eq(pspEvents.eventId, event.eventId)))
-        .limit(1);
-      if (earlier && earlier.bodySha256 !== bodySha256) {
+  const storeParams = [
+    deps.psp!.name,
+    event.eventId,
+    event.type,
+    bodySha256,
+    JSON.stringify(withoutNul(JSON.parse(rawBody.toString('utf8')))),
+    event.occurredAt.toISOString(),
+    deps.clock.now().toISOString(),
+  ];
+  // Storing the event goes with BEGIN, in one round trip, on a connection where it is prepared (almost always).
+  const opening = (connection: ScriptConnection) =>
+    connection.hasPrepared(STORE_EVENT_NAME) ? executePrepared(STORE_EVENT_NAME, storeParams) : undefined;
+  return scriptedTransaction(
+    deps.database.db,
+    async (tx, opened) => {
+      // The audit events of this webhook are appended last, so the chain lock is held only for them and the commit.
+      deferAudits(tx, deps.clock);
+      const [stored] = (opened[0] ?? (await preparedQuery(tx, STORE_EVENT_NAME, STORE_EVENT_SQL, storeParams))) as {
+        id: string | number;
+      }[];
+      if (!stored) {
+        const [earlier] = await tx
+          .select()
+          .from(pspEvents)
+          .where(and(eq(pspEvents.psp, deps.psp!.name), eq(pspEvents.eventId, event.eventId)))
+          .limit(1);
+        if (earlier && earlier.bodySha256 !== bodySha256) {
+          throw new FundingError(
+            'WEBHOOK_CONFLICT',
+            409,
+            `event ${event.eventId} was already received with a different body; the first one stands`,
+          );
+        }
+        return { outcome: 'replayed' as const, eventId: event.eventId, movementId: earlier?.movementId ?? null };
+      }
+      const movement = isUuid(reference) ? await findLockedMovement(tx, reference) : null;
+      const expectedKind = event.payment ? 'deposit' : 'withdrawal';
+      if (!movement || movement.kind !== expectedKind || movement.psp !== deps.psp!.name) {
+        // Rolls the stored event back with the transaction: an unknown payment is refused, not remembered.
         throw new FundingError(
-          'WEBHOOK_CONFLICT',
-          409,
-          `event ${event.eventId} was already received with a different body; the first one stands`,
+          'WEBHOOK_REJECTED',
+          422,
+          `webhook refused: no ${expectedKind} with reference ${reference || '(none)'} was started here`,
+          { reason: 'unknown_payment' },
         );
       }
-      return { outcome: 'replayed' as const, eventId: event.eventId, movementId: earlier?.movementId ?? null };
-    }
-    const movement = isUuid(reference) ? await findLockedMovement(tx, reference) : null;
-    const expectedKind = event.payment ? 'deposit' : 'withdrawal';
-    if (!movement || movement.kind !== expectedKind || movement.psp !== deps.psp!.name) {
-      // Rolls the stored event back with the transaction: an unknown payment is refused, not remembered.
-      throw new FundingError(
-        'WEBHOOK_REJECTED',
-        422,
-        `webhook refused: no ${expectedKind} with reference ${reference || '(none)'} was started here`,
-        { reason: 'unknown_payment' },
-      );
-    }
-    const note = event.payment
-      ? await applyPayment(funding, tx, movement, event.payment, event.eventId)
-      : await applyPayout(funding, tx, movement, event.payout!, event.eventId);
-    await preparedQuery(tx, 'bd_psp_event_outcome', EVENT_OUTCOME_SQL, [
-      movement.id,
-      note ? 'applied' : 'ignored',
-      note ?? 'already reflected',
-      stored.id,
-    ]);
-    // Last: the chain lock, the appends and the commit go in one round trip; the transaction is not used after it.
-    await flushAudits(tx, { commit: true });
-    return {
-      outcome: note ? ('applied' as const) : ('ignored' as const),
-      eventId: event.eventId,
-      movementId: movement.id,
-    };
-  });
+      const note = event.payment
+        ? await applyPayment(funding, tx, movement, event.payment, event.eventId)
+        : await applyPayout(funding, tx, movement, event.payout!, event.eventId);
+      // Last, in one round trip: the event's outcome, the chain lock, the appends and the commit (the transaction is
+      // not used after it).
+      const recordOutcome = `update psp_events set movement_id = ${sqlLiteral(movement.id)}, outcome = ${sqlLiteral(
+        note ? 'applied' : 'ignored',
+      )}, note = ${sqlLiteral(note ?? 'already reflected')} where id = ${sqlLiteral(String(stored.id))}`;
+      await flushAudits(tx, { commit: true, before: [recordOutcome] });
+      return {
+        outcome: note ? ('applied' as const) : ('ignored' as const),
+        eventId: event.eventId,
+        movementId: movement.id,
+      };
+    },
+    { opening },
+  );
 }
 
 const pspActor = (m: Movement) => ({ type: 'psp' as const, id: m.psp });
