@@ -2,6 +2,7 @@ import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/db.ts';
 import { ManualClock } from '../../clock.ts';
+import { scriptedTransaction } from '../../db/connect.ts';
 import { auditEvents, installation } from '../../db/schema.ts';
 import { deferAudits, flushAudits, recordAudit, verifyAuditChain } from './service.ts';
 
@@ -174,6 +175,64 @@ describe('audit trail', () => {
       const [i] = order[j]!.entity_id.split('.');
       expect(order.slice(j, j + 3).map((r) => r.entity_id)).toEqual([`${i}.0`, `${i}.1`, `${i}.2`]);
     }
+  });
+
+  it('a scripted transaction opens with its first statement and ends in the commit of its audit script', async () => {
+    const before = (await verifyAuditChain(database.db)).checked;
+    const opening = "insert into installation (key, value) values ('scripted-1', 'opened') returning key, value";
+    const result = await scriptedTransaction(
+      database.db,
+      async (tx, opened) => {
+        expect(opened).toEqual([[{ key: 'scripted-1', value: 'opened' }]]);
+        // A nested transaction is a savepoint: its failure undoes only its own work.
+        await expect(
+          tx.transaction(async (inner) => {
+            await inner.insert(installation).values({ key: 'scripted-nested', value: 'x' });
+            throw new Error('inner refused');
+          }),
+        ).rejects.toThrow('inner refused');
+        deferAudits(tx, clock);
+        await recordAudit(
+          tx,
+          { actorType: 'system', action: 'scripted.commit', entityType: 't', entityId: '1' },
+          clock,
+        );
+        return flushAudits(tx, {
+          commit: true,
+          before: ["update installation set value = 'closed' where key = 'scripted-1'"],
+        });
+      },
+      { opening },
+    );
+    expect(result).toBe(database.kind === 'postgres');
+    const rows = await database.db.select().from(installation).where(eq(installation.key, 'scripted-1'));
+    expect(rows.map((r) => r.value)).toEqual(['closed']);
+    expect(await database.db.select().from(installation).where(eq(installation.key, 'scripted-nested'))).toEqual([]);
+    expect((await verifyAuditChain(database.db)).checked).toBe(before + 1);
+
+    // A failure after the opening rolls back the opening's work too.
+    await expect(
+      scriptedTransaction(
+        database.db,
+        async () => {
+          throw new Error('refused after opening');
+        },
+        { opening: "insert into installation (key, value) values ('scripted-2', 'opened')" },
+      ),
+    ).rejects.toThrow('refused after opening');
+    expect(await database.db.select().from(installation).where(eq(installation.key, 'scripted-2'))).toEqual([]);
+
+    // Without an audit script the transaction commits by itself; the connection goes back to the pool clean.
+    await scriptedTransaction(database.db, async (tx) => {
+      await tx.insert(installation).values({ key: 'scripted-3', value: 'plain' });
+    });
+    expect(await database.db.select().from(installation).where(eq(installation.key, 'scripted-3'))).toHaveLength(1);
+    const [state] = await database
+      .query<{ n: number }>(
+        "select count(*)::int as n from pg_stat_activity where datname = current_database() and state = 'idle in transaction'",
+      )
+      .catch(() => [{ n: 0 }]);
+    expect(state!.n).toBe(0);
   });
 
   it('refuses updates and deletes', async () => {
