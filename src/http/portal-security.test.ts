@@ -1,10 +1,11 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { eq } from 'drizzle-orm';
+import { and, eq } from 'drizzle-orm';
 import type { FastifyInstance } from 'fastify';
 import { generate } from 'otplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { staffCookie } from '../../test/support/accounts-testbed.ts';
 import { createTestDatabase, type TestDatabase } from '../../test/support/db.ts';
 import { type AppContext, createContext } from '../app/context.ts';
 import { ManualClock } from '../clock.ts';
@@ -12,6 +13,7 @@ import { loadConfig } from '../config.ts';
 import { auditEvents, clients } from '../db/schema.ts';
 import { createLogger } from '../log.ts';
 import { verifyAuditChain } from '../modules/audit/service.ts';
+import { StaffService } from '../modules/staff/service.ts';
 import { buildApp } from './app.ts';
 
 const PASSWORD = 'a long client password';
@@ -84,7 +86,9 @@ describe('client two-factor sign-in', () => {
       pending: true,
     });
     // Until confirmed, sign-in does not ask for a code.
-    expect((await login(email)).statusCode).toBe(200);
+    const passwordOnly = await login(email);
+    expect(passwordOnly.statusCode).toBe(200);
+    const earlierSession = cookieOf(passwordOnly);
 
     // The secret is sealed at rest and never in the client's own view.
     const [row] = await ctx.database.db.select().from(clients).where(eq(clients.email, email));
@@ -107,6 +111,9 @@ describe('client two-factor sign-in', () => {
     const confirmed = await post(cookie, '/two-factor/confirm', { code: first.replace(/(\d{3})/, '$1 ') });
     expect(confirmed.statusCode, confirmed.body).toBe(200);
     expect(confirmed.json()).toEqual({ enabled: true, pending: false });
+    // The session opened with the password alone ends; the one that confirmed stays.
+    expect((await app.inject({ url: '/api/portal/me', headers: { cookie: earlierSession } })).statusCode).toBe(401);
+    expect((await app.inject({ url: '/api/portal/me', headers: { cookie } })).statusCode).toBe(200);
     // A second setup would silently move the key: refused while on.
     expect((await post(cookie, '/two-factor/setup')).json().code).toBe('TOTP_ALREADY_ENABLED');
 
@@ -156,6 +163,47 @@ describe('client two-factor sign-in', () => {
       expect.arrayContaining(['client.totp_setup_started', 'client.totp_enabled', 'client.totp_disabled']),
     );
     expect(actions.filter((a) => a === 'client.login_failed').length).toBeGreaterThanOrEqual(2);
+    expect((await verifyAuditChain(ctx.database.db)).ok).toBe(true);
+  });
+
+  it('support resets it for a client who lost the app: off, sessions ended, reason audited; others may not', async () => {
+    const email = 'tf.lost@example.com';
+    const cookie = await registered(email);
+    const { secret } = (await post(cookie, '/two-factor/setup')).json() as { secret: string };
+    clock.advance(30_000);
+    expect((await post(cookie, '/two-factor/confirm', { code: await code(secret) })).statusCode).toBe(200);
+    const [client] = await ctx.database.db.select().from(clients).where(eq(clients.email, email));
+    const url = `/api/backoffice/clients/${client!.id}/two-factor/reset`;
+    const reason = 'called from the registered phone, passport number matched';
+
+    const finance = await staffCookie(app, new StaffService(ctx.database, ctx.sealer, clock), clock, ['finance']);
+    const refused = await app.inject({ method: 'POST', url, headers: { cookie: finance }, payload: { reason } });
+    expect(refused.statusCode).toBe(403);
+    const support = await staffCookie(app, new StaffService(ctx.database, ctx.sealer, clock), clock, ['support']);
+    const short = await app.inject({ method: 'POST', url, headers: { cookie: support }, payload: { reason: 'asked' } });
+    expect(short.statusCode).toBe(400);
+    expect(short.json().message).toContain('how the client was identified');
+
+    const reset = await app.inject({ method: 'POST', url, headers: { cookie: support }, payload: { reason } });
+    expect(reset.statusCode, reset.body).toBe(200);
+    expect(reset.json()).toEqual({ enabled: false, pending: false });
+    // Every session of the client ended; the password alone signs in again, and the client can enrol a new app.
+    expect((await app.inject({ url: '/api/portal/me', headers: { cookie } })).statusCode).toBe(401);
+    const again = await login(email);
+    expect(again.statusCode, again.body).toBe(200);
+    const [after] = await ctx.database.db.select().from(clients).where(eq(clients.id, client!.id));
+    expect(after!.totpSecretSealed).toBeNull();
+    // Nothing left to reset.
+    const twice = await app.inject({ method: 'POST', url, headers: { cookie: support }, payload: { reason } });
+    expect(twice.statusCode).toBe(409);
+    expect(twice.json().code).toBe('TOTP_NOT_ENABLED');
+
+    const [event] = await ctx.database.db
+      .select()
+      .from(auditEvents)
+      .where(and(eq(auditEvents.entityId, client!.id), eq(auditEvents.action, 'client.totp_reset')));
+    expect(event!.actorType).toBe('staff');
+    expect(event!.after).toMatchObject({ totpEnabled: false, reason, sessionsEnded: 1 });
     expect((await verifyAuditChain(ctx.database.db)).ok).toBe(true);
   });
 

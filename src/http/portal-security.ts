@@ -1,7 +1,8 @@
 /**
  * Client portal security (`/api/portal/security`): two-factor sign-in with an authenticator app. Setup gives a key
  * (and the otpauth URI for a QR code), a first code confirms it, and from then on `/api/portal/auth/login` asks for a
- * code too; turning it off takes a current code. The client id always comes from the session.
+ * code too (and the client's other sessions end); turning it off takes a current code. The client id always comes
+ * from the session. Support resets it for a client who lost the app: `POST /api/backoffice/clients/:id/two-factor/reset`.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
@@ -9,6 +10,7 @@ import { z } from 'zod';
 import type { AppContext } from '../app/context.ts';
 import { ClientTwoFactor, totpCodeInput } from '../modules/clients/two-factor.ts';
 import { clientSession } from './client-auth.ts';
+import { staffSession } from './staff-auth.ts';
 
 const codeBody = z.object({ code: totpCodeInput }).strict();
 
@@ -55,7 +57,10 @@ export function registerPortalSecurity(root: FastifyInstance, deps: { ctx: AppCo
           config: { client: true, rateLimit: codeLimit },
           schema: { tags, summary: 'Turn two-factor on with a first code from the app', body: codeBody },
         },
-        async (request) => twoFactor.confirm(clientSession(request).clientId, request.body.code),
+        async (request) => {
+          const session = clientSession(request);
+          return twoFactor.confirm(session.clientId, request.body.code, session.token);
+        },
       );
       app.post(
         '/two-factor/disable',
@@ -67,5 +72,35 @@ export function registerPortalSecurity(root: FastifyInstance, deps: { ctx: AppCo
       );
     },
     { prefix: '/api/portal/security' },
+  );
+
+  root.register(
+    async (instance) => {
+      const app = instance.withTypeProvider<ZodTypeProvider>();
+      app.post(
+        '/clients/:id/two-factor/reset',
+        {
+          config: { permission: 'clients.manage' },
+          schema: {
+            tags: ['back office: clients and KYC'],
+            summary:
+              "Reset a client's two-factor sign-in (lost authenticator app): off, key forgotten, every session ended",
+            params: z.object({ id: z.uuid('must be an id') }).strict(),
+            body: z
+              .object({
+                reason: z
+                  .string()
+                  .trim()
+                  .min(10, 'say how the client was identified (at least 10 characters)')
+                  .max(500),
+              })
+              .strict(),
+          },
+        },
+        async (request) =>
+          twoFactor.resetByStaff(request.params.id, request.body.reason, staffSession(request).staff.id),
+      );
+    },
+    { prefix: '/api/backoffice' },
   );
 }

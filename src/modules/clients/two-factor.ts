@@ -2,16 +2,20 @@
  * Two-factor sign-in for clients (TOTP, as for staff): the client starts enrolment and gets a secret (stored sealed)
  * to add to an authenticator app, confirms it with a first code, and from then on signs in with a code as well;
  * turning it off takes a code too. Each code is accepted once (the last accepted time step is kept), so a code seen
- * over someone's shoulder cannot be replayed within its 30 seconds. Every change is audited.
+ * over someone's shoulder cannot be replayed within its 30 seconds. Turning it on ends the client's other sessions
+ * (a session opened with the password alone does not outlive the switch). A client who lost the app asks support:
+ * staff with `clients.manage` reset it with a reason, which also ends every session of the client. Every change is
+ * audited.
  */
-import { eq } from 'drizzle-orm';
+import { and, eq, isNull, ne } from 'drizzle-orm';
 import { generateSecret, generateURI, verify as verifyTotp } from 'otplib';
 import { z } from 'zod';
 import { type Clock, systemClock } from '../../clock.ts';
 import type { Database, Executor } from '../../db/connect.ts';
-import { clients } from '../../db/schema.ts';
+import { clients, sessions } from '../../db/schema.ts';
 import type { Sealer } from '../../operations/sealed.ts';
 import { recordAudit } from '../audit/service.ts';
+import { hashSessionToken } from '../sessions/store.ts';
 
 export type ClientTwoFactorErrorCode =
   | 'TOTP_REQUIRED'
@@ -99,8 +103,11 @@ export class ClientTwoFactor {
     });
   }
 
-  /** Turns two-factor on with a first code from the app. */
-  async confirm(clientId: string, code: string): Promise<TwoFactorStatus> {
+  /**
+   * Turns two-factor on with a first code from the app, and ends the client's other sessions (`keepSessionToken`, the
+   * session the client confirmed from, stays).
+   */
+  async confirm(clientId: string, code: string, keepSessionToken?: string): Promise<TwoFactorStatus> {
     return this.database.db.transaction(async (tx) => {
       const client = await this.load(tx, clientId, true);
       if (client.totpEnabled)
@@ -116,8 +123,42 @@ export class ClientTwoFactor {
         .update(clients)
         .set({ totpEnabled: true, totpLastStep: step, updatedAt: this.clock.now() })
         .where(eq(clients.id, clientId));
-      await this.audit(tx, clientId, 'client.totp_enabled');
+      const ended = await this.endSessions(tx, clientId, keepSessionToken);
+      await this.audit(tx, clientId, 'client.totp_enabled', { otherSessionsEnded: ended });
       return { enabled: true, pending: false };
+    });
+  }
+
+  /**
+   * Support's way back in for a client who lost the authenticator app (after checking who is asking, outside this
+   * system): two-factor off, the key forgotten, every session of the client ended. The reason is audited with the
+   * staff member's id.
+   */
+  async resetByStaff(clientId: string, reason: string, staffId: string): Promise<TwoFactorStatus> {
+    return this.database.db.transaction(async (tx) => {
+      const client = await this.load(tx, clientId, true);
+      if (!client.totpEnabled && client.totpSecretSealed === null) {
+        throw new ClientTwoFactorError('TOTP_NOT_ENABLED', 'this client has no two-factor sign-in to reset');
+      }
+      await tx
+        .update(clients)
+        .set({ totpEnabled: false, totpSecretSealed: null, totpLastStep: null, updatedAt: this.clock.now() })
+        .where(eq(clients.id, clientId));
+      const ended = await this.endSessions(tx, clientId);
+      await recordAudit(
+        tx,
+        {
+          actorType: 'staff',
+          actorId: staffId,
+          action: 'client.totp_reset',
+          entityType: 'client',
+          entityId: clientId,
+          before: { totpEnabled: client.totpEnabled },
+          after: { totpEnabled: false, sessionsEnded: ended, reason },
+        },
+        this.clock,
+      );
+      return { enabled: false, pending: false };
     });
   }
 
@@ -181,6 +222,23 @@ export class ClientTwoFactor {
       );
     }
     return step;
+  }
+
+  /** Ends the client's live sessions except `keepToken`'s; how many. */
+  private async endSessions(tx: Executor, clientId: string, keepToken?: string): Promise<number> {
+    const ended = await tx
+      .update(sessions)
+      .set({ revokedAt: this.clock.now() })
+      .where(
+        and(
+          eq(sessions.subjectType, 'client'),
+          eq(sessions.subjectId, clientId),
+          isNull(sessions.revokedAt),
+          keepToken ? ne(sessions.tokenHash, hashSessionToken(keepToken)) : undefined,
+        ),
+      )
+      .returning({ tokenHash: sessions.tokenHash });
+    return ended.length;
   }
 
   private async load(tx: Executor, clientId: string, lock = false) {

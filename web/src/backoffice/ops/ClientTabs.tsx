@@ -45,6 +45,7 @@ export function ProfileTab({ client, onChanged }: { client: Client; onChanged: (
             ['Status', <StatusBadge key="s" status={client.status} />],
             ['KYC', <StatusBadge key="k" status={client.kycStatus} />],
             ['KYC valid until', client.kycExpiresAt ? <DateTime key="e" value={client.kycExpiresAt} /> : null],
+            ['Two-factor sign-in', client.totpEnabled ? 'on' : 'off'],
             ['Registered', <DateTime key="r" value={client.createdAt} />],
             ['Referred by partner', client.partnerId],
             ['Client id', client.id],
@@ -55,6 +56,7 @@ export function ProfileTab({ client, onChanged }: { client: Client; onChanged: (
         <>
           <ProfileForm client={client} onChanged={onChanged} />
           <StatusForm client={client} onChanged={onChanged} />
+          {client.totpEnabled ? <TwoFactorReset client={client} onChanged={onChanged} /> : null}
         </>
       ) : null}
     </Stack>
@@ -153,6 +155,49 @@ function StatusForm({ client, onChanged }: { client: Client; onChanged: () => vo
         <Group>
           <Button type="submit" variant="light" color="orange" loading={change.pending}>
             Change status
+          </Button>
+        </Group>
+      </Stack>
+    </Card>
+  );
+}
+
+/** For a client who lost the authenticator app: support checks who is asking first, and says how. */
+function TwoFactorReset({ client, onChanged }: { client: Client; onChanged: () => void }) {
+  const [reason, setReason] = useState('');
+  const reset = useAction(
+    useCallback(
+      () => api.post(`/api/backoffice/clients/${client.id}/two-factor/reset`, { reason: reason.trim() }),
+      [client.id, reason],
+    ),
+  );
+  async function submit(event: FormEvent) {
+    event.preventDefault();
+    if (await reset.run()) {
+      notifications.show({ message: 'Two-factor sign-in is off and the client is signed out everywhere.' });
+      setReason('');
+      onChanged();
+    }
+  }
+  return (
+    <Card withBorder component="form" onSubmit={submit} aria-label="Reset two-factor sign-in">
+      <Stack gap="sm">
+        <Title order={4}>Reset two-factor sign-in</Title>
+        <Text size="sm" c="dimmed">
+          Only for a client who lost the authenticator app, after checking who is asking. It turns two-factor off and
+          ends every session of the client; the client signs in with the password and sets it up again.
+        </Text>
+        <TextInput
+          label="How the client was identified"
+          value={reason}
+          onChange={(e) => setReason(e.currentTarget.value)}
+          maxLength={500}
+          w={{ base: '100%', sm: 480 }}
+        />
+        <ErrorAlert error={reset.error} />
+        <Group>
+          <Button type="submit" variant="light" color="red" loading={reset.pending}>
+            Reset two-factor
           </Button>
         </Group>
       </Stack>

@@ -221,6 +221,7 @@ export interface Client {
   kycStatus: string;
   kycExpiresAt: string | null;
   partnerId: string | null;
+  totpEnabled: boolean;
   createdAt: string;
   updatedAt: string;
 }

@@ -137,7 +137,9 @@ function TwoFactor() {
     if (await confirm.run(code)) {
       setSetup(undefined);
       setCode('');
-      setMessage('Two-factor sign-in is on: from now on you sign in with a code from your app as well.');
+      setMessage(
+        'Two-factor sign-in is on: from now on you sign in with a code from your app as well. You were signed out on your other devices.',
+      );
       status.reload();
       void reloadMe();
     }
@@ -160,7 +162,7 @@ function TwoFactor() {
         <Stack>
           <Text size="sm" data-testid="two-factor-status">
             {status.data.enabled
-              ? 'On: signing in asks for a code from your authenticator app.'
+              ? 'On: signing in asks for a code from your authenticator app. Lost the app? Contact support: after checking who you are, they can turn it off so that you can set it up again.'
               : 'Off: add a code from an authenticator app (Google Authenticator, Authy, 1Password…) to your password.'}
           </Text>
           {message ? (
