@@ -84,6 +84,19 @@ const tradeBody = z
     comment: z.string().optional(),
   })
   .strict();
+const orderBody = z
+  .object({
+    login,
+    symbol: z.enum(SYMBOLS.map((x) => x.name) as [string, ...string[]]),
+    side: z.enum(['buy', 'sell']),
+    lots: z.number().positive().max(100),
+    price: z.number().positive(),
+    /** Activity steps until it expires; absent = good till canceled. */
+    expiresAfterSteps: z.number().int().positive().optional(),
+    comment: z.string().optional(),
+  })
+  .strict();
+const cancelOrderBody = z.object({ order: z.number().int().positive() }).strict();
 const stepBody = z.object({ steps: z.number().int().min(1).max(100_000).default(1) }).strict();
 
 export interface DealerDependencies {
@@ -255,6 +268,36 @@ export function registerDealerRoutes(app: FastifyInstance, deps: DealerDependenc
       }),
     );
     return { deals: deals.map((d) => wire.deal(d)) };
+  });
+
+  // A dealer placing a limit order for a client (pending until the market reaches it, it expires or is canceled).
+  app.post('/control/dealer/order', async (request) => {
+    const body = parseBody(orderBody, request.body);
+    const volume = lotsToVolume(body.lots);
+    if (volume < 1) throw new ControlError(400, 'lots must be at least 0.0001');
+    const order = serverAction(() =>
+      engine.placeLimit(
+        body.login,
+        {
+          symbol: body.symbol,
+          action: body.side === 'buy' ? 0 : 1,
+          volume,
+          reason: DealReason.DEALER,
+          ...(body.comment === undefined ? {} : { comment: body.comment }),
+        },
+        body.price,
+        body.expiresAfterSteps === undefined ? Number.POSITIVE_INFINITY : activity.step + body.expiresAfterSteps,
+      ),
+    );
+    return { order: wire.order(order) };
+  });
+
+  app.post('/control/dealer/order/cancel', async (request) => {
+    const body = parseBody(cancelOrderBody, request.body);
+    const order = state.orders.get(body.order);
+    if (!order) throw new ControlError(404, `no open order ${body.order}`);
+    serverAction(() => engine.cancelOrder(order));
+    return { order: wire.order(state.history.get(body.order)!) };
   });
 
   app.post('/control/activity/step', async (request) => {

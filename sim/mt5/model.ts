@@ -52,7 +52,15 @@ export const DealReason = { CLIENT: 0, EXPERT: 1, DEALER: 2, MOBILE: 16, WEB: 17
 export const OrderType = { BUY: 0, SELL: 1, BUY_LIMIT: 2, SELL_LIMIT: 3 } as const;
 
 /** IMTOrder::EnOrderState. */
-export const OrderState = { STARTED: 0, PLACED: 1, CANCELED: 2, PARTIAL: 3, FILLED: 4 } as const;
+export const OrderState = {
+  STARTED: 0,
+  PLACED: 1,
+  CANCELED: 2,
+  PARTIAL: 3,
+  FILLED: 4,
+  REJECTED: 5,
+  EXPIRED: 6,
+} as const;
 
 /** IMTConGroup margin modes: MT5 calls them retail netting (0) and retail hedging (2). */
 export const MarginMode = { NETTING: 0, HEDGING: 2 } as const;

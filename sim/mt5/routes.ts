@@ -17,7 +17,7 @@ import type { GroupBook, ManagerRight, Mt5Group, Mt5Manager } from './config.ts'
 import type { WireFormat, WireObject } from './format.ts';
 import type { Market } from './market.ts';
 import { groupMatches, splitMasks } from './masks.ts';
-import type { UserRecord } from './model.ts';
+import type { OrderRecord, UserRecord } from './model.ts';
 import type { Params } from './params.ts';
 import { fail, Retcode } from './retcodes.ts';
 import type { Connection } from './sessions.ts';
@@ -98,6 +98,36 @@ export function buildEndpoints(deps: ApiDependencies): Map<string, Endpoint> {
   const inRange = (utcMs: number, r: { from: number; to: number }): boolean => {
     const seconds = Math.floor(wire.serverMs(utcMs) / 1000);
     return seconds >= r.from && seconds <= r.to;
+  };
+  /**
+   * `get_batch` of orders: `ticket=1,2,3` (tickets the server does not have, or whose account the manager may not
+   * see, are left out), or `login=1,2` (every order of those accounts).
+   */
+  const ordersByTicketOrLogin = (
+    ctx: SessionContext,
+    collection: { get(ticket: number): OrderRecord | undefined },
+    ofLogin: (login: number) => OrderRecord[],
+  ): OrderRecord[] => {
+    const list = (name: string) =>
+      (ctx.params.string(name) ?? '')
+        .split(',')
+        .map((v) => v.trim())
+        .filter((v) => v !== '')
+        .map((v) => (/^\d+$/.test(v) ? Number(v) : fail(Retcode.ERR_PARAMS, `${name} must be a list of numbers`)));
+    const tickets = list('ticket');
+    const logins = list('login');
+    if (tickets.length === 0 && logins.length === 0) fail(Retcode.ERR_PARAMS, 'ticket or login is required');
+    const visible = (o: OrderRecord) => {
+      const user = state.users.get(o.login);
+      return !user || users.canAccess(ctx.manager, user.group);
+    };
+    const found: OrderRecord[] = [];
+    for (const t of tickets) {
+      const o = collection.get(t);
+      if (o && visible(o)) found.push(o);
+    }
+    for (const l of logins) for (const o of ofLogin(l)) if (visible(o)) found.push(o);
+    return found;
   };
   const page = <T>(list: T[], params: Params): T[] => {
     const offset = params.int('offset') ?? 0;
@@ -417,6 +447,50 @@ export function buildEndpoints(deps: ApiDependencies): Map<string, Endpoint> {
             ),
           );
         },
+      },
+    ],
+    [
+      '/api/order/get',
+      {
+        session: true,
+        right: 'trades_read',
+        handle: ({ params, manager }) => {
+          const ticket = params.requireInt('ticket');
+          const order = state.orders.get(ticket) ?? fail(Retcode.ERR_NOTFOUND, `no open order ${ticket}`);
+          if (state.users.has(order.login)) users.get(order.login, manager);
+          return done(wire.order(order));
+        },
+      },
+    ],
+    [
+      '/api/order/get_batch',
+      {
+        session: true,
+        right: 'trades_read',
+        handle: (ctx) =>
+          done(ordersByTicketOrLogin(ctx, state.orders, (l) => state.ordersOf(l)).map((o) => wire.order(o))),
+      },
+    ],
+    [
+      '/api/history/get',
+      {
+        session: true,
+        right: 'trades_read',
+        handle: ({ params, manager }) => {
+          const ticket = params.requireInt('ticket');
+          const order = state.history.get(ticket) ?? fail(Retcode.ERR_NOTFOUND, `no history order ${ticket}`);
+          if (state.users.has(order.login)) users.get(order.login, manager);
+          return done(wire.order(order));
+        },
+      },
+    ],
+    [
+      '/api/history/get_batch',
+      {
+        session: true,
+        right: 'trades_read',
+        handle: (ctx) =>
+          done(ordersByTicketOrLogin(ctx, state.history, (l) => state.historyOf(l)).map((o) => wire.order(o))),
       },
     ],
     [

@@ -354,7 +354,10 @@ export class TradingEngine {
           reason: order.reason,
         };
         deals.push(...this.executeMarket(order.login, request, order));
-      } else if (expired || reached) {
+      } else if (expired) {
+        // Real servers mark an order that reached its expiration as expired, not canceled.
+        this.state.archiveOrder({ ...order, state: OrderState.EXPIRED, timeDone: this.clock.now() });
+      } else if (reached) {
         this.cancelOrder(order);
       }
     }

@@ -113,6 +113,9 @@ export class GuardedPlatform implements Platform {
     this.guard('findBalanceOperation', () => this.inner.findBalanceOperation(l, r, s));
   listOpenPositions: Platform['listOpenPositions'] = (l) =>
     this.guard('listOpenPositions', () => this.inner.listOpenPositions(l));
+  listOpenOrders: Platform['listOpenOrders'] = (l) => this.guard('listOpenOrders', () => this.inner.listOpenOrders(l));
+  getOrders: Platform['getOrders'] = (t) => this.guard('getOrders', () => this.inner.getOrders(t));
+  listLogins: Platform['listLogins'] = () => this.guard('listLogins', () => this.inner.listLogins());
   listGroups: Platform['listGroups'] = () => this.guard('listGroups', () => this.inner.listGroups());
   getGroup: Platform['getGroup'] = (n) => this.guard('getGroup', () => this.inner.getGroup(n));
   serverTime: Platform['serverTime'] = () => this.guard('serverTime', () => this.inner.serverTime());

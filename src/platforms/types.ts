@@ -147,7 +147,65 @@ export interface ClosedTrade {
   anomalies: string[];
 }
 
-export type HistoryRecord = TradeDeal | ClosedTrade | ({ type: 'balance' } & BalanceRecord);
+/** MT5 IMTOrder::EnOrderType; MT4 cmd 0–5 map onto the first six. */
+export type OrderType =
+  | 'buy'
+  | 'sell'
+  | 'buy_limit'
+  | 'sell_limit'
+  | 'buy_stop'
+  | 'sell_stop'
+  | 'buy_stop_limit'
+  | 'sell_stop_limit'
+  | 'close_by';
+
+/** MT5 IMTOrder::EnOrderState (MT4: an open pending order is `placed`, a deleted one `canceled`). */
+export type OrderState =
+  | 'started'
+  | 'placed'
+  | 'canceled'
+  | 'partial'
+  | 'filled'
+  | 'rejected'
+  | 'expired'
+  | 'request_add'
+  | 'request_modify'
+  | 'request_cancel';
+
+/**
+ * An order: MT5 keeps orders apart from the deals they produce (an open order is pending or being filled; a history
+ * order is filled, canceled, expired or rejected); MT4 has pending orders as trade records with cmd 2–5 (a deleted
+ * one is a closed record of that cmd; a filled one becomes the market trade, same ticket).
+ */
+export interface TradeOrder {
+  type: 'order';
+  ticket: string;
+  login: number;
+  symbol: string;
+  orderType: OrderType;
+  side: TradeSide;
+  state: OrderState;
+  /** Lots as placed. */
+  volumeLots: number;
+  /** Lots still to fill (0 when filled; what was left when canceled). */
+  volumeRemainingLots: number;
+  /** The order's price (limit/stop level; the requested price of a market order). */
+  price: number;
+  /** Stop-limit orders: the price that places the limit order; else 0. */
+  triggerPrice: number;
+  stopLoss: number;
+  takeProfit: number;
+  setupTime: Date;
+  /** When it was filled, canceled, expired or rejected; null while open. */
+  doneTime: Date | null;
+  expiration: Date | null;
+  /** The position it opened or closed (MT5), null when none. */
+  positionId: string | null;
+  comment: string;
+  anomalies: string[];
+}
+
+export type HistoryRecord = TradeDeal | ClosedTrade | ({ type: 'balance' } & BalanceRecord) | TradeOrder;
 
 export interface OpenPosition {
   ticket: string;
@@ -188,6 +246,11 @@ export interface HistoryQuery {
   login?: number;
   from: Date;
   to: Date;
+  /**
+   * Also list finished orders (MT5 history orders, MT4 deleted pending orders). Default false: deals, closed trades
+   * and balance records only.
+   */
+  orders?: boolean;
 }
 
 export interface Platform {
@@ -210,6 +273,15 @@ export interface Platform {
   /** Closed trade activity and balance records in a window, page by page. */
   listHistory(query: HistoryQuery): AsyncIterable<HistoryRecord>;
   listOpenPositions(login?: number): Promise<OpenPosition[]>;
+  /** Open orders (MT5 pending or partly filled orders, MT4 pending orders cmd 2–5). */
+  listOpenOrders(login?: number): Promise<TradeOrder[]>;
+  /**
+   * Finished orders by ticket, wherever their times lie (an order placed long before it was filled or canceled can
+   * fall outside a history window); tickets the server does not have are left out.
+   */
+  getOrders(tickets: string[]): Promise<TradeOrder[]>;
+  /** Every account login the manager may see (MT5 `/api/user/logins`, MT4 `UsersRequest`), ascending. */
+  listLogins(): Promise<number[]>;
 
   listGroups(): Promise<GroupInfo[]>;
   getGroup(name: string): Promise<GroupInfo>;

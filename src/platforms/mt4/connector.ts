@@ -23,6 +23,7 @@ import type {
   PasswordKind,
   Platform,
   ServerClock,
+  TradeOrder,
   TradingAccount,
 } from '../types.ts';
 import { Mt4Groups } from './groups.ts';
@@ -32,6 +33,7 @@ import {
   cutToBytes,
   isMarketTrade,
   isMoneyRecord,
+  isPendingOrder,
   num,
   type Obj,
   str,
@@ -39,6 +41,7 @@ import {
   toBalanceRecord,
   toHistoryRecord,
   toOpenPosition,
+  toOrder,
 } from './records.ts';
 import { RET } from './retcodes.ts';
 import { type Mt4Request, Mt4Session } from './session.ts';
@@ -327,14 +330,20 @@ export class Mt4Connector implements Platform {
   async *listHistory(query: HistoryQuery): AsyncIterable<HistoryRecord> {
     if (query.login !== undefined) {
       const { group } = await this.accountAndGroup(query.login);
-      yield* await this.recordsOf(query.login, group, query.from, query.to);
+      yield* await this.recordsOf(query.login, group, query.from, query.to, query.orders);
       return;
     }
     for (const user of await this.allUsers()) {
       const login = num(user, 'login');
       let records: HistoryRecord[];
       try {
-        records = await this.recordsOf(login, await this.groups.get(str(user, 'group')), query.from, query.to);
+        records = await this.recordsOf(
+          login,
+          await this.groups.get(str(user, 'group')),
+          query.from,
+          query.to,
+          query.orders,
+        );
       } catch (err) {
         // Moved out of the manager's groups (7) or deleted (65) since the list was read: no longer this server's
         // business. Said in the log, because a sync that skips accounts quietly would hide a misconfiguration.
@@ -348,10 +357,16 @@ export class Mt4Connector implements Platform {
     }
   }
 
-  private async recordsOf(login: number, group: GroupInfo, from: Date, to: Date): Promise<HistoryRecord[]> {
+  private async recordsOf(
+    login: number,
+    group: GroupInfo,
+    from: Date,
+    to: Date,
+    orders = false,
+  ): Promise<HistoryRecord[]> {
     const records: HistoryRecord[] = [];
     for (const trade of await this.history(login, from, to)) {
-      const record = toHistoryRecord(trade, group.currencyDigits, this.zone);
+      const record = toHistoryRecord(trade, group.currencyDigits, this.zone, orders);
       if (record) records.push(record);
     }
     return records;
@@ -374,6 +389,26 @@ export class Mt4Connector implements Platform {
       positions.push(toOpenPosition(trade, group.currencyDigits, this.zone));
     }
     return positions;
+  }
+
+  /** Pending orders (cmd 2–5) among the open trade records (TradesRequest). */
+  async listOpenOrders(login?: number): Promise<TradeOrder[]> {
+    const request: Mt4Request = { call: 'TradesRequest', body: login === undefined ? {} : { login }, write: false };
+    return this.list(request, await this.call(request), 'trades')
+      .filter(isPendingOrder)
+      .map((trade) => toOrder(trade, this.zone));
+  }
+
+  /**
+   * MT4 needs no lookup by ticket: a deleted pending order is a history record dated by its close (deletion) time, so
+   * the history window that covers the deletion lists it; a triggered one is the market trade of the same ticket.
+   */
+  async getOrders(_tickets: string[]): Promise<TradeOrder[]> {
+    return [];
+  }
+
+  async listLogins(): Promise<number[]> {
+    return (await this.allUsers()).map((u) => num(u, 'login')).sort((a, b) => a - b);
   }
 
   // --- server -----------------------------------------------------------------------------------------------------

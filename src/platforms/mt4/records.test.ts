@@ -1,7 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { newReference } from '../reference.ts';
 import { utcToServerSeconds } from '../server-time.ts';
-import { cutToBytes, toAccount, toBalanceRecord, toClosedTrade, toGroup, toHistoryRecord } from './records.ts';
+import {
+  cutToBytes,
+  isPendingOrder,
+  toAccount,
+  toBalanceRecord,
+  toClosedTrade,
+  toGroup,
+  toHistoryRecord,
+  toOrder,
+} from './records.ts';
 
 const ZONE = 'Europe/Nicosia';
 const usd = toGroup({ group: 'real-std-usd', currency: 'USD', digits: 2, leverage_min: 1, leverage_max: 500 });
@@ -102,7 +111,47 @@ describe('MT4 record normalisation', () => {
     expect(closed.anomalies).toEqual(['taxes -0.01 are not carried by this record']);
   });
 
-  it('leaves deleted pending orders and open trades out of history', () => {
+  it('reads pending orders (cmd 2–5): open ones placed, deleted ones canceled, those past expiration expired', () => {
+    const pending = trade({ cmd: 4, volume: 25, symbol: 'EURUSD', open_price: 1.2, sl: 1.1, tp: 1.3, close_time: 0 });
+    expect(isPendingOrder(pending)).toBe(true);
+    expect(isPendingOrder(trade({ cmd: 0 }))).toBe(false);
+    expect(isPendingOrder(trade({ cmd: 6 }))).toBe(false);
+    expect(toOrder(pending, ZONE)).toEqual({
+      type: 'order',
+      ticket: '42',
+      login: 100_001,
+      symbol: 'EURUSD',
+      orderType: 'buy_stop',
+      side: 'buy',
+      state: 'placed',
+      volumeLots: 0.25,
+      volumeRemainingLots: 0.25,
+      price: 1.2,
+      triggerPrice: 0,
+      stopLoss: 1.1,
+      takeProfit: 1.3,
+      setupTime: julyNoon,
+      doneTime: null,
+      expiration: null,
+      positionId: null,
+      comment: '',
+      anomalies: [],
+    });
+    const deleted = trade({ cmd: 3, volume: 10, symbol: 'EURUSD', close_time: wall + 60 });
+    expect(toHistoryRecord(deleted, 2, ZONE, true)).toMatchObject({
+      type: 'order',
+      orderType: 'sell_limit',
+      side: 'sell',
+      state: 'canceled',
+      doneTime: new Date(julyNoon.getTime() + 60_000),
+    });
+    const expired = trade({ cmd: 5, volume: 10, symbol: 'EURUSD', expiration: wall + 60, close_time: wall + 60 });
+    expect(toHistoryRecord(expired, 2, ZONE, true)).toMatchObject({ orderType: 'sell_stop', state: 'expired' });
+    // An open pending order is not history, even when orders are asked for.
+    expect(toHistoryRecord(pending, 2, ZONE, true)).toBeNull();
+  });
+
+  it('leaves deleted pending orders (unless orders are asked for) and open trades out of history', () => {
     expect(toHistoryRecord(trade({ cmd: 2, volume: 10, symbol: 'EURUSD' }), 2, ZONE)).toBeNull();
     expect(toHistoryRecord(trade({ cmd: 0, close_time: 0, volume: 10, symbol: 'EURUSD' }), 2, ZONE)).toBeNull();
     expect(toHistoryRecord(trade({ cmd: 0, volume: 10, symbol: 'EURUSD' }), 2, ZONE)?.type).toBe('closed_trade');

@@ -7,11 +7,35 @@
 import { readAmount } from '../money.ts';
 import { parseReference } from '../reference.ts';
 import { serverSecondsToUtc } from '../server-time.ts';
-import type { BalanceRecord, ClosedTrade, GroupInfo, HistoryRecord, OpenPosition, TradingAccount } from '../types.ts';
+import type {
+  BalanceRecord,
+  ClosedTrade,
+  GroupInfo,
+  HistoryRecord,
+  OpenPosition,
+  TradeOrder,
+  TradingAccount,
+} from '../types.ts';
 
 export type Obj = Record<string, unknown>;
 
-export const CMD = { BUY: 0, SELL: 1, BALANCE: 6, CREDIT: 7 } as const;
+export const CMD = {
+  BUY: 0,
+  SELL: 1,
+  BUY_LIMIT: 2,
+  SELL_LIMIT: 3,
+  BUY_STOP: 4,
+  SELL_STOP: 5,
+  BALANCE: 6,
+  CREDIT: 7,
+} as const;
+
+const pendingTypes: Record<number, TradeOrder['orderType']> = {
+  [CMD.BUY_LIMIT]: 'buy_limit',
+  [CMD.SELL_LIMIT]: 'sell_limit',
+  [CMD.BUY_STOP]: 'buy_stop',
+  [CMD.SELL_STOP]: 'sell_stop',
+};
 
 export const str = (o: Obj, key: string): string => (typeof o[key] === 'string' ? (o[key] as string) : '');
 
@@ -156,13 +180,50 @@ export const isMoneyRecord = (trade: Obj): boolean => {
   return cmd === CMD.BALANCE || cmd === CMD.CREDIT;
 };
 
+export const isPendingOrder = (trade: Obj): boolean => pendingTypes[num(trade, 'cmd')] !== undefined;
+
 /**
- * A TradesUserHistory record as history: balance/credit records and closed market trades. Deleted pending orders
- * (cmd 2–5 with a close time) moved no money and have no place in the CRM's history.
+ * A pending order (cmd 2–5) as an order: open while close_time is 0 (`placed`); a closed one was deleted (by the
+ * client or a dealer: `canceled`) or reached its expiration (`expired`). A pending order that triggers becomes the
+ * market trade of the same ticket, so MT4 has no "filled" order record.
  */
-export function toHistoryRecord(trade: Obj, digits: number, zone: string): HistoryRecord | null {
+export function toOrder(trade: Obj, zone: string): TradeOrder {
+  const orderType = pendingTypes[num(trade, 'cmd')]!;
+  const closed = num(trade, 'close_time');
+  const expiration = num(trade, 'expiration');
+  const volumeLots = lots(trade);
+  return {
+    type: 'order',
+    ticket: String(num(trade, 'order')),
+    login: num(trade, 'login'),
+    symbol: str(trade, 'symbol'),
+    orderType,
+    side: orderType.startsWith('buy') ? 'buy' : 'sell',
+    state: closed === 0 ? 'placed' : expiration > 0 && closed >= expiration ? 'expired' : 'canceled',
+    volumeLots,
+    volumeRemainingLots: volumeLots,
+    price: num(trade, 'open_price'),
+    triggerPrice: 0,
+    stopLoss: num(trade, 'sl'),
+    takeProfit: num(trade, 'tp'),
+    setupTime: utc(num(trade, 'open_time'), zone),
+    doneTime: closed === 0 ? null : utc(closed, zone),
+    expiration: expiration > 0 ? utc(expiration, zone) : null,
+    positionId: null,
+    comment: str(trade, 'comment'),
+    anomalies: [],
+  };
+}
+
+/**
+ * A TradesUserHistory record as history: balance/credit records and closed market trades; with `orders`, deleted or
+ * expired pending orders (cmd 2–5 with a close time) as orders too (they moved no money).
+ */
+export function toHistoryRecord(trade: Obj, digits: number, zone: string, orders = false): HistoryRecord | null {
   if (isMoneyRecord(trade)) return { type: 'balance', ...toBalanceRecord(trade, digits, zone) };
-  if (isMarketTrade(trade) && num(trade, 'close_time') !== 0) return toClosedTrade(trade, digits, zone);
+  const closed = num(trade, 'close_time') !== 0;
+  if (isMarketTrade(trade) && closed) return toClosedTrade(trade, digits, zone);
+  if (orders && closed && isPendingOrder(trade)) return toOrder(trade, zone);
   return null;
 }
 

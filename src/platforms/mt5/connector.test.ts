@@ -217,6 +217,94 @@ describe('MT5 connector against the MT5 Web API simulator', () => {
     for (const d of deals) expect(Number.isInteger(d.type === 'deal' ? d.profit : 0)).toBe(true);
   });
 
+  it('lists open orders, history orders (filled, canceled, expired) and finished orders by ticket', async () => {
+    const trader = await mt5.openAccount({ group: USD, name: 'Order Trader', leverage: 100, ...passwords });
+    await mt5.postBalanceOperation({
+      login: trader.login,
+      kind: 'balance',
+      amount: 1_000_000,
+      reference: newReference('deposit'),
+    });
+    // A market trade is an order filled at once; two limit orders far from the market stay pending.
+    await control(sim, 'POST', '/control/dealer/trade', {
+      login: trader.login,
+      symbol: 'EURUSD',
+      side: 'buy',
+      lots: 0.5,
+    });
+    const pending = (await control(sim, 'POST', '/control/dealer/order', {
+      login: trader.login,
+      symbol: 'EURUSD',
+      side: 'buy',
+      lots: 0.25,
+      price: 0.5,
+      comment: 'far below',
+    })) as { order: { Order: string } };
+    const expiring = (await control(sim, 'POST', '/control/dealer/order', {
+      login: trader.login,
+      symbol: 'EURUSD',
+      side: 'sell',
+      lots: 0.1,
+      price: 9,
+      expiresAfterSteps: 1,
+    })) as { order: { Order: string } };
+    const open = await mt5.listOpenOrders(trader.login);
+    expect(open.map((o) => o.ticket)).toEqual([pending.order.Order, expiring.order.Order]);
+    expect(open[0]).toMatchObject({
+      type: 'order',
+      login: trader.login,
+      symbol: 'EURUSD',
+      orderType: 'buy_limit',
+      side: 'buy',
+      state: 'placed',
+      volumeLots: 0.25,
+      volumeRemainingLots: 0.25,
+      price: 0.5,
+      doneTime: null,
+      comment: 'far below',
+    });
+    expect((await mt5.listOpenOrders()).map((o) => o.ticket)).toEqual(
+      expect.arrayContaining([pending.order.Order, expiring.order.Order]),
+    );
+
+    await control(sim, 'POST', '/control/dealer/order/cancel', { order: Number(pending.order.Order) });
+    await control(sim, 'POST', '/control/activity/step', { steps: 2 });
+    expect((await mt5.listOpenOrders(trader.login)).map((o) => o.ticket)).not.toContain(pending.order.Order);
+
+    const window = { login: trader.login, from: new Date(Date.now() - 3600_000), to: new Date(Date.now() + 3600_000) };
+    const withoutOrders = [];
+    for await (const r of mt5.listHistory(window)) withoutOrders.push(r);
+    expect(withoutOrders.some((r) => r.type === 'order')).toBe(false);
+    const history = [];
+    for await (const r of mt5.listHistory({ ...window, orders: true })) history.push(r);
+    const orders = history.filter((r) => r.type === 'order');
+    const filled = orders.find((o) => o.state === 'filled' && o.orderType === 'buy');
+    expect(filled).toMatchObject({ symbol: 'EURUSD', side: 'buy', volumeLots: 0.5, volumeRemainingLots: 0 });
+    expect(filled?.doneTime).toBeInstanceOf(Date);
+    expect(filled?.positionId).not.toBeNull();
+    expect(orders.find((o) => o.ticket === pending.order.Order)).toMatchObject({ state: 'canceled', volumeLots: 0.25 });
+    expect(orders.find((o) => o.ticket === expiring.order.Order)).toMatchObject({
+      state: 'expired',
+      orderType: 'sell_limit',
+      side: 'sell',
+    });
+
+    // By ticket, wherever their times lie; an unknown ticket is left out.
+    const byTicket = await mt5.getOrders([pending.order.Order, expiring.order.Order, '999999999']);
+    expect(byTicket.map((o) => [o.ticket, o.state])).toEqual([
+      [pending.order.Order, 'canceled'],
+      [expiring.order.Order, 'expired'],
+    ]);
+  });
+
+  it('lists every login the manager may see', async () => {
+    const fresh = await mt5.openAccount({ group: USD, name: 'Quiet', leverage: 100, ...passwords });
+    const logins = await mt5.listLogins();
+    expect(logins).toContain(fresh.login);
+    expect(logins).toContain(login);
+    expect([...logins].sort((a, b) => a - b)).toEqual(logins);
+  });
+
   it('pages through more than 100 records', async () => {
     const busy = await mt5.openAccount({ group: USD, name: 'Busy', leverage: 100, ...passwords });
     for (let i = 0; i < 130; i++) {

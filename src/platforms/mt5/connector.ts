@@ -23,6 +23,7 @@ import type {
   Platform,
   ServerClock,
   TradeDeal,
+  TradeOrder,
   TradingAccount,
 } from '../types.ts';
 import { type Mt5Reply, type Mt5Request, Mt5Session } from './session.ts';
@@ -50,6 +51,31 @@ const balanceActions: Record<number, BalanceRecord['kind']> = {
 };
 const balanceTypes: Record<BalanceOperationRequest['kind'], number> = { balance: 2, credit: 3 };
 const entries: Record<number, TradeDeal['entry']> = { 0: 'in', 1: 'out', 2: 'inout', 3: 'out_by' };
+/** IMTOrder::EnOrderType, by value. */
+const orderTypes: TradeOrder['orderType'][] = [
+  'buy',
+  'sell',
+  'buy_limit',
+  'sell_limit',
+  'buy_stop',
+  'sell_stop',
+  'buy_stop_limit',
+  'sell_stop_limit',
+  'close_by',
+];
+/** IMTOrder::EnOrderState, by value. */
+const orderStates: TradeOrder['state'][] = [
+  'started',
+  'placed',
+  'canceled',
+  'partial',
+  'filled',
+  'rejected',
+  'expired',
+  'request_add',
+  'request_modify',
+  'request_cancel',
+];
 
 export class Mt5Connector implements Platform {
   readonly kind = 'mt5' as const;
@@ -366,6 +392,121 @@ export class Mt5Connector implements Platform {
     }
   }
 
+  /** An IMTOrder (open or history) as a TradeOrder; unknown type or state values are kept as anomalies. */
+  private toOrder(o: Obj): TradeOrder {
+    const anomalies: string[] = [];
+    const typeValue = num(o, 'type');
+    const stateValue = num(o, 'state');
+    const orderType = orderTypes[typeValue];
+    if (!orderType) anomalies.push(`order type ${typeValue} is unknown; stored as buy`);
+    const state = orderStates[stateValue];
+    if (!state) anomalies.push(`order state ${stateValue} is unknown; stored as started`);
+    const type = orderType ?? 'buy';
+    const lots = (ext: string, plain: string) => {
+      const v = num(o, ext);
+      return v > 0 ? v / 1e8 : num(o, plain) / 1e4;
+    };
+    const time = (msc: string, seconds: string): Date | null => {
+      const m = num(o, msc);
+      const s = m > 0 ? m / 1000 : num(o, seconds);
+      return s > 0 ? serverSecondsToUtc(s, this.config.timeZone) : null;
+    };
+    const open =
+      state === undefined ||
+      state === 'started' ||
+      state === 'placed' ||
+      state === 'partial' ||
+      state.startsWith('request_');
+    const setup = time('timesetupmsc', 'timesetup');
+    return {
+      type: 'order',
+      ticket: str(o, 'order'),
+      login: num(o, 'login'),
+      symbol: str(o, 'symbol'),
+      orderType: type,
+      // close_by closes a position by an opposite one: it has no side of its own (buy is stored).
+      side: type === 'sell' || type.startsWith('sell_') ? 'sell' : 'buy',
+      state: state ?? 'started',
+      volumeLots: lots('volumeinitialext', 'volumeinitial'),
+      volumeRemainingLots: lots('volumecurrentext', 'volumecurrent'),
+      price: num(o, 'priceorder'),
+      triggerPrice: num(o, 'pricetrigger'),
+      stopLoss: num(o, 'pricesl'),
+      takeProfit: num(o, 'pricetp'),
+      setupTime: setup ?? new Date(0),
+      doneTime: open ? null : time('timedonemsc', 'timedone'),
+      expiration: time('', 'timeexpiration'),
+      positionId: str(o, 'positionid') && str(o, 'positionid') !== '0' ? str(o, 'positionid') : null,
+      comment: str(o, 'comment'),
+      anomalies,
+    };
+  }
+
+  /** One account's history orders (filled, canceled, expired, rejected) in a window, page by page. */
+  private async *historyOrdersOf(login: number, from: Date, to: Date): AsyncGenerator<TradeOrder> {
+    const window = {
+      login,
+      from: utcToServerSeconds(from, this.config.timeZone),
+      to: utcToServerSeconds(to, this.config.timeZone),
+    };
+    const total = num(await this.object({ path: '/api/history/get_total', params: window, write: false }), 'total');
+    for (let offset = 0; offset < total; offset += PAGE) {
+      const page = await this.list({
+        path: '/api/history/get_page',
+        params: { ...window, offset, total: PAGE },
+        write: false,
+      });
+      for (const o of page) yield this.toOrder(o);
+      if (page.length === 0) break;
+    }
+  }
+
+  /** Deals, then (when asked) history orders of one account. */
+  private async *accountHistory(login: number, query: HistoryQuery): AsyncGenerator<HistoryRecord> {
+    yield* this.dealsOf(login, query.from, query.to);
+    if (query.orders) yield* this.historyOrdersOf(login, query.from, query.to);
+  }
+
+  async listOpenOrders(login?: number): Promise<TradeOrder[]> {
+    const logins = login === undefined ? await this.allLogins() : [login];
+    const orders: TradeOrder[] = [];
+    // A few accounts at a time: most have no open order, so each costs one round trip.
+    await forEachLimited(logins, this.sessions.length * LISTINGS_PER_SESSION, async (l) => {
+      const total = num(
+        await this.object({ path: '/api/order/get_total', params: { login: l }, write: false }),
+        'total',
+      );
+      for (let offset = 0; offset < total; offset += PAGE) {
+        const page = await this.list({
+          path: '/api/order/get_page',
+          params: { login: l, offset, total: PAGE },
+          write: false,
+        });
+        for (const o of page) orders.push(this.toOrder(o));
+        if (page.length === 0) break;
+      }
+    });
+    return orders.sort((a, b) => Number(a.ticket) - Number(b.ticket));
+  }
+
+  async getOrders(tickets: string[]): Promise<TradeOrder[]> {
+    const wanted = tickets.filter((t) => /^\d+$/.test(t));
+    const orders: TradeOrder[] = [];
+    for (let i = 0; i < wanted.length; i += PAGE) {
+      const page = await this.list({
+        path: '/api/history/get_batch',
+        params: { ticket: wanted.slice(i, i + PAGE).join(',') },
+        write: false,
+      });
+      for (const o of page) orders.push(this.toOrder(o));
+    }
+    return orders;
+  }
+
+  async listLogins(): Promise<number[]> {
+    return (await this.allLogins()).sort((a, b) => a - b);
+  }
+
   private async allLogins(): Promise<number[]> {
     const logins = await this.call({ path: '/api/user/logins', params: { group: '*' }, write: false });
     return Array.isArray(logins.answer) ? (logins.answer as unknown[]).map(Number).filter(Number.isFinite) : [];
@@ -378,19 +519,19 @@ export class Mt5Connector implements Platform {
    */
   async *listHistory(query: HistoryQuery): AsyncIterable<HistoryRecord> {
     if (query.login !== undefined) {
-      yield* this.dealsOf(query.login, query.from, query.to);
+      yield* this.accountHistory(query.login, query);
       return;
     }
     const logins = await this.allLogins();
     yield* mergeListings(logins, this.sessions.length * LISTINGS_PER_SESSION, (login) =>
-      this.dealsOf(login, query.from, query.to),
+      this.accountHistory(login, query),
     );
   }
 
   async listOpenPositions(login?: number): Promise<OpenPosition[]> {
     const logins = login === undefined ? await this.allLogins() : [login];
     const positions: OpenPosition[] = [];
-    for (const l of logins) {
+    await forEachLimited(logins, this.sessions.length * LISTINGS_PER_SESSION, async (l) => {
       const digits = (await this.groupOfLogin(l)).currencyDigits;
       const total = num(
         await this.object({ path: '/api/position/get_total', params: { login: l }, write: false }),
@@ -422,8 +563,8 @@ export class Mt5Connector implements Platform {
         }
         if (page.length === 0) break;
       }
-    }
-    return positions;
+    });
+    return positions.sort((a, b) => Number(a.ticket) - Number(b.ticket));
   }
 
   // --- server -----------------------------------------------------------------------------------------------------
@@ -460,6 +601,24 @@ export class Mt5Connector implements Platform {
   async close(): Promise<void> {
     await Promise.all(this.sessions.map((s) => s.close()));
   }
+}
+
+/** Runs `work` for every item, at most `limit` at once; the first failure is thrown once all have stopped. */
+async function forEachLimited<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failure: { error: unknown } | null = null;
+  const worker = async () => {
+    while (failure === null && next < items.length) {
+      const item = items[next++]!;
+      try {
+        await work(item);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+  if (failure) throw (failure as { error: unknown }).error;
 }
 
 export function createMt5Connector(config: ConnectorConfig, deps: ConnectorDeps = {}): Platform {
