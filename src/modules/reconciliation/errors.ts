@@ -14,6 +14,7 @@ export type ReconErrorCode =
   | 'RECON_WRITE_OFF_NOT_FOUND'
   | 'RECON_WRITE_OFF_DECIDED'
   | 'RECON_WRITE_OFF_STALE'
+  | 'RECON_WRITE_OFF_OVERLAP'
   | 'RECON_SAME_STAFF';
 
 export class ReconError extends Error {

@@ -7,9 +7,11 @@
  *   does it: a drift is not silenced by any change that happens to be on the same account.
  * - **Write off** (maker-checker): one staff member asks with a reason, another approves; the approval posts the
  *   difference as a ledger transaction against `write_offs` (the other side: the trading account for a server or
- *   balance break, the PSP clearing account for a PSP break) and resolves the break.
+ *   balance break, the PSP clearing account for a PSP break) and resolves the break. An account's balance drift
+ *   sums every other difference on that account (a duplicate, an amount mismatch): once one of them is written off,
+ *   the other cannot be until a run has seen the account again, or the same money would be written off twice.
  */
-import { and, eq } from 'drizzle-orm';
+import { and, eq, gte, ne, sql } from 'drizzle-orm';
 import type { Executor } from '../../db/connect.ts';
 import { externalChanges, operations, reconBreakEvents, reconBreaks, reconWriteOffs } from '../../db/schema.ts';
 import { retryOperation } from '../../operations/admin.ts';
@@ -285,6 +287,37 @@ export function writeOffLines(b: ReconBreak): LedgerLine[] {
   return lines;
 }
 
+/**
+ * Refuses a write-off when the same money may already have been written off: `b` is an account's balance drift and
+ * another break of that account was written off since (or as) a run last saw `b`, or `b` is another break of an
+ * account whose drift was. The next run shows what is left.
+ */
+async function refuseOverlap(tx: Executor, b: ReconBreak): Promise<void> {
+  if (b.side === 'psp' || !b.tradingAccountId) return;
+  // Two checkers approving a duplicate and the drift of one account at the same moment: one waits for the other.
+  await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${`recon_write_off:${b.tradingAccountId}`}))`);
+  const [other] = await tx
+    .select({ key: reconBreaks.key, decidedAt: reconWriteOffs.decidedAt })
+    .from(reconWriteOffs)
+    .innerJoin(reconBreaks, eq(reconBreaks.id, reconWriteOffs.breakId))
+    .where(
+      and(
+        eq(reconWriteOffs.status, 'approved'),
+        eq(reconBreaks.tradingAccountId, b.tradingAccountId),
+        ne(reconBreaks.id, b.id),
+        gte(reconWriteOffs.decidedAt, b.lastSeenAt),
+        b.class === 'balance_drift' ? undefined : eq(reconBreaks.class, 'balance_drift'),
+      ),
+    )
+    .limit(1);
+  if (!other) return;
+  throw new ReconError(
+    'RECON_WRITE_OFF_OVERLAP',
+    409,
+    `break ${other.key} on the same account was written off since the last run saw ${b.key}, and the two may be the same money: run the reconciliation again and write off what it still shows`,
+  );
+}
+
 /** The maker's request. */
 export async function requestWriteOff(
   svc: ReconciliationService,
@@ -296,6 +329,7 @@ export async function requestWriteOff(
     const b = await lockBreak(tx, breakId);
     requireOpen(b);
     const lines = writeOffLines(b);
+    await refuseOverlap(tx, b);
     const [pending] = await tx
       .select({ id: reconWriteOffs.id })
       .from(reconWriteOffs)
@@ -402,6 +436,7 @@ export async function decideWriteOff(
         `break ${b.key} has changed since this write-off was requested (asked: ${w.amountMinor} ${w.currency}, the break now shows ${b.side === 'psp' ? now : -now} ${w.currency}): reject this request and ask again`,
       );
     }
+    await refuseOverlap(tx, b);
     const { transactionId } = await postLedgerTransaction(
       tx,
       {
