@@ -64,6 +64,17 @@ const LOCK_KEY = 727_311_001;
  */
 const SHARES = 2;
 
+/**
+ * Waits for the batches running now and keeps new ones out until the caller's transaction ends: a plan version or
+ * assignment is written under it, so its check against the lines already computed and the batches that read the
+ * plans never interleave (a batch reads the plans after taking its share's lock).
+ */
+export async function lockCalculation(tx: Executor): Promise<void> {
+  for (let share = 0; share < SHARES; share++) {
+    await tx.execute(sql`select pg_advisory_xact_lock(${LOCK_KEY}, ${share})`);
+  }
+}
+
 function rowsOf<T>(result: unknown): T[] {
   return (result as { rows: T[] }).rows;
 }
@@ -418,7 +429,6 @@ async function postAccrual(tx: Executor, clock: Clock, batchId: number, sums: Su
 
 async function runBatch(
   deps: CalculationDeps,
-  data: PlanData,
   symbols: SymbolBase[],
   lo: number,
   hi: number,
@@ -428,6 +438,8 @@ async function runBatch(
   return deps.database.db.transaction(async (tx) => {
     // One batch per share at a time: a partner's lines are written in trade order by one transaction at a time.
     await tx.execute(sql`select pg_advisory_xact_lock(${LOCK_KEY}, ${share.index})`);
+    // The plans as of now, under the lock: a version or assignment is written only while no batch runs.
+    const data = await loadPlanData(tx);
     const startedAt = deps.clock.now();
     const [{ id: batchId }] = rowsOf<{ id: string }>(
       await tx.execute(sql`select nextval(pg_get_serial_sequence('commission_batches', 'id'))::text as id`),
@@ -463,7 +475,6 @@ export async function calculateCommissions(
 ): Promise<CalculationResult> {
   const started = performance.now();
   const chunk = options.chunkSize ?? 500_000;
-  const data = await loadPlanData(deps.database.db);
   const [range] = rowsOf<{ lo: string | null; hi: string | null }>(
     await deps.database.db.execute(sql`select min(id)::text as lo, max(id)::text as hi from trade_records`),
   );
@@ -475,15 +486,7 @@ export async function calculateCommissions(
     await Promise.all(
       Array.from({ length: of }, async (_, index) => {
         for (let lo = Number(range.lo); lo <= Number(range.hi); lo += chunk) {
-          const done = await runBatch(
-            deps,
-            data,
-            symbols,
-            lo,
-            lo + chunk,
-            { index, of },
-            options.triggeredBy ?? 'system',
-          );
+          const done = await runBatch(deps, symbols, lo, lo + chunk, { index, of }, options.triggeredBy ?? 'system');
           if (!done) continue;
           result.batches += 1;
           result.lines += done.lines;

@@ -5,16 +5,16 @@
  * recompute.ts) and payouts (payouts.ts). Rules and rounding are described in rules.ts, volume counting in
  * calculate.ts.
  *
- * Nothing already computed ever changes: a new version or assignment may not take effect before a trade that has
- * already been commissioned under the plan (or for the partner), so recomputing a line from its trade and the plan
- * versions always gives the stored amount.
+ * Nothing already computed ever changes: a new version or assignment may not take effect before a trade already
+ * commissioned for a partner concerned or any sub-IB below it (a master's override lines are written with the
+ * sub-IB's line, never later), so recomputing a line from its trade and the plan versions always gives the stored
+ * amount. Both are written while no calculation batch runs (lockCalculation).
  */
-import { and, asc, desc, eq, gte, max, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, max, type SQL, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Clock } from '../../clock.ts';
 import type { Database, Executor } from '../../db/connect.ts';
 import {
-  commissionLines,
   commissionPlans,
   commissionPlanVersions,
   partnerPlanAssignments,
@@ -25,9 +25,9 @@ import {
 } from '../../db/schema.ts';
 import type { AlertPort, AuditPort } from '../../operations/ports.ts';
 import type { Sealer } from '../../operations/sealed.ts';
-import { type CalculationOptions, type CalculationResult, calculateCommissions } from './calculate.ts';
+import { type CalculationOptions, type CalculationResult, calculateCommissions, lockCalculation } from './calculate.ts';
 import { CommissionError } from './errors.ts';
-import { planRulesInput } from './rules.ts';
+import { MAX_OVERRIDE_LEVELS, planRulesInput } from './rules.ts';
 
 export interface CommissionDeps {
   database: Database;
@@ -101,6 +101,30 @@ function uniqueViolation(err: unknown): string | null {
     if (e.code === '23505') return e.constraint ?? '';
   }
   return null;
+}
+
+/**
+ * The latest close time at or after `from` of a trade already commissioned for one of the partners `roots` selects
+ * or a partner below one of them (up to MAX_OVERRIDE_LEVELS): a plan change from `from` would change lines already
+ * written, or owe override lines that are never written (overrides are computed with the trade's level-0 line).
+ */
+async function commissionedUpTo(tx: Executor, roots: SQL, from: Date): Promise<Date | null> {
+  const [row] = (
+    (await tx.execute(sql`
+      with recursive tree(id, depth) as (
+        select r.partner_id, 0 from (${roots}) as r(partner_id)
+        union
+        select p.id, tree.depth + 1 from partners p join tree on p.parent_id = tree.id
+        where tree.depth < ${MAX_OVERRIDE_LEVELS}
+      )
+      select max(l.trade_time) as at
+      from (select distinct id from tree) t
+      cross join lateral (
+        select trade_time from commission_lines l
+        where l.partner_id = t.id and l.trade_time >= ${from.toISOString()}::timestamptz
+        order by trade_time desc limit 1) l`)) as unknown as { rows: { at: Date | string | null }[] }
+  ).rows;
+  return row?.at ? new Date(row.at) : null;
 }
 
 export class CommissionService {
@@ -209,16 +233,19 @@ export class CommissionService {
   ): Promise<PlanVersion> {
     const now = this.deps.clock.now();
     const effectiveFrom = value.effectiveFrom ? new Date(value.effectiveFrom) : now;
-    const [latest] = await tx
-      .select({ at: max(commissionLines.tradeTime) })
-      .from(commissionLines)
-      .where(and(eq(commissionLines.planId, plan.id), gte(commissionLines.tradeTime, effectiveFrom)));
-    if (latest?.at) {
+    await lockCalculation(tx);
+    // Every partner ever on the plan, and their sub-IBs: a version may change what any of them earns on a trade.
+    const latest = await commissionedUpTo(
+      tx,
+      sql`select distinct partner_id from partner_plan_assignments where plan_id = ${plan.id}`,
+      effectiveFrom,
+    );
+    if (latest) {
       throw new CommissionError(
         'VERSION_RETROACTIVE',
         409,
-        `trades closed up to ${new Date(latest.at).toISOString()} are already commissioned under plan ${plan.code}; a new version can take effect only after that`,
-        { commissionedUpTo: latest.at },
+        `trades closed up to ${latest.toISOString()} are already commissioned for partners on plan ${plan.code} or their sub-IBs; a new version can take effect only after that`,
+        { commissionedUpTo: latest },
       );
     }
     try {
@@ -289,16 +316,14 @@ export class CommissionService {
           throw new CommissionError('PLAN_ARCHIVED', 409, `plan ${plan.code} is archived; choose an active plan`);
         }
       }
-      const [latest] = await tx
-        .select({ at: max(commissionLines.tradeTime) })
-        .from(commissionLines)
-        .where(and(eq(commissionLines.partnerId, partnerId), gte(commissionLines.tradeTime, effectiveFrom)));
-      if (latest?.at) {
+      await lockCalculation(tx);
+      const latest = await commissionedUpTo(tx, sql`select ${partnerId}::uuid`, effectiveFrom);
+      if (latest) {
         throw new CommissionError(
           'ASSIGNMENT_RETROACTIVE',
           409,
-          `this partner's trades up to ${new Date(latest.at).toISOString()} are already commissioned; a plan change can take effect only after that`,
-          { commissionedUpTo: latest.at },
+          `trades of this partner or its sub-IBs up to ${latest.toISOString()} are already commissioned; a plan change can take effect only after that`,
+          { commissionedUpTo: latest },
         );
       }
       try {
