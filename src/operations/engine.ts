@@ -230,15 +230,18 @@ export class OperationsEngine {
       .filter(([, k]) => !k.idempotent && k.verify)
       .map(([name]) => name);
     // One statement claims the operations and records the attempt each is about to make, so the "started" row
-    // exists before any call leaves and costs no commit of its own.
+    // exists before any call leaves and costs no commit of its own. Ready operations and expired leases are found
+    // apart, each through its own partial index (operations_ready_idx in seq order, operations_lease_idx): one
+    // condition with OR between them let the cached generic plan walk the whole table in seq order, filtering out
+    // every finished operation on each claim (3 248 buffers per claim at 2 150 operations; now ~13).
+    // Expired leases locked here but not claimed (more than `limit` of both kinds) are unlocked when it ends.
     const rows = await this.deps.database.query<
       Record<string, unknown> & { previous_status: OperationStatus; attempt_id: string | number }
     >(
-      `WITH candidate AS (
-         SELECT o.id, o.status AS previous_status
+      `WITH ready AS (
+         SELECT o.id, o.seq, o.status AS previous_status
          FROM operations o
-         WHERE ((o.status IN ('pending', 'unknown') AND o.next_attempt_at <= $1)
-             OR (o.status = 'in_flight' AND o.lease_until < $1))
+         WHERE o.status IN ('pending', 'unknown') AND o.next_attempt_at <= $1
            AND NOT EXISTS (
              SELECT 1 FROM operations p
              WHERE p.account_key = o.account_key AND p.seq < o.seq
@@ -246,6 +249,21 @@ export class OperationsEngine {
          ORDER BY o.seq
          LIMIT $4
          FOR UPDATE OF o SKIP LOCKED
+       ),
+       expired AS (
+         SELECT o.id, o.seq, o.status AS previous_status
+         FROM operations o
+         WHERE o.status = 'in_flight' AND o.lease_until < $1
+           AND NOT EXISTS (
+             SELECT 1 FROM operations p
+             WHERE p.account_key = o.account_key AND p.seq < o.seq
+               AND p.status IN ('waiting', 'pending', 'in_flight', 'unknown', 'needs_review'))
+         ORDER BY o.lease_until
+         LIMIT $4
+         FOR UPDATE OF o SKIP LOCKED
+       ),
+       candidate AS (
+         SELECT id, previous_status FROM (SELECT * FROM ready UNION ALL SELECT * FROM expired) c ORDER BY seq LIMIT $4
        ),
        claimed AS (
          UPDATE operations o
