@@ -149,9 +149,12 @@ async function appendChained(
   let rows: AppendedRow[];
   if (runsScripts(tx)) {
     const end = commit === 'final' ? ['commit'] : commit === 'chained' ? ['commit', 'begin'] : [];
-    const script = [...before, lock, ...all.map(insertStatement), ...end].join(';\n');
+    // Committing here: the deferred constraint checks (the ledger's zero-sum triggers) run before the lock is taken,
+    // not inside COMMIT while it is held. They still refuse the transaction, just one statement earlier.
+    const checks = end.length > 0 ? ['set constraints all immediate'] : [];
+    const script = [...before, ...checks, lock, ...all.map(insertStatement), ...end].join(';\n');
     const results = (await tx.execute(sql.raw(script))) as unknown as { rows: AppendedRow[] }[];
-    const first = before.length + 1;
+    const first = before.length + checks.length + 1;
     rows = results.slice(first, first + all.length).map((r) => r.rows[0]!);
   } else {
     for (const statement of before) await tx.execute(sql.raw(statement));
