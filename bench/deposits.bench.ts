@@ -105,6 +105,13 @@ export default async function bench(): Promise<void> {
       `ALTER DATABASE ${name} SET log_min_duration_statement = ${Number(process.env.BENCH_LOG_STATEMENTS_MS)}`,
     );
   }
+  // Diagnostics: per-database settings for this run's own database, `;`-separated `name=value` pairs, e.g.
+  // BENCH_DB_SETTINGS="session_preload_libraries=auto_explain;auto_explain.log_min_duration=0" (the server's own
+  // configuration is left alone). BENCH_KEEP_DB=1 keeps the database afterwards, to EXPLAIN against bench-sized tables.
+  for (const pair of (process.env.BENCH_DB_SETTINGS ?? '').split(';').filter((p) => p.includes('='))) {
+    const [setting, ...value] = pair.split('=');
+    await admin.query(`ALTER DATABASE ${name} SET ${setting!.trim()} = ${pg.escapeLiteral(value.join('=').trim())}`);
+  }
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
   // The simulator in a process of its own by default, as a trading server is (BENCH_SIM=inprocess: in this one).
@@ -403,7 +410,8 @@ export default async function bench(): Promise<void> {
     await app.close();
     await ctx.close();
     await sim.close();
-    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    if (process.env.BENCH_KEEP_DB === '1') console.log(`kept database ${name} (BENCH_KEEP_DB=1)`);
+    else await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
     await admin.end();
   }
 }
