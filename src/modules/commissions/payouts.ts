@@ -16,7 +16,7 @@ import type { Executor } from '../../db/connect.ts';
 import { type IbPayoutStatus, ibPayouts, partnerServerLogins, partners, tradingAccounts } from '../../db/schema.ts';
 import { enqueueOperation } from '../../operations/enqueue.ts';
 import type { OperationHandler, OperationRow } from '../../operations/ports.ts';
-import { clientVisibleBalance, postLedgerTransaction } from '../ledger/service.ts';
+import { accountCode, postLedgerTransaction, visibleSign } from '../ledger/service.ts';
 import { CommissionError } from './errors.ts';
 import type { CommissionDeps } from './service.ts';
 
@@ -78,16 +78,25 @@ export class IbPayoutService {
     return this.deps.database.db;
   }
 
-  /** ib_payable (what is owed) less payouts asked for and not yet paid, per the given currency. */
+  /**
+   * ib_payable (what is owed) less payouts asked for and not yet paid, per the given currency: one statement, so
+   * both are read from one snapshot (a payout paid in between would otherwise count neither as owed nor as open).
+   */
   async available(tx: Executor, partnerId: string, currency: string, exceptPayoutId?: string): Promise<number> {
-    const owed = await clientVisibleBalance(tx, { type: 'ib_payable', ownerId: partnerId, currency });
-    const [open] = (
+    const account = { type: 'ib_payable' as const, ownerId: partnerId, currency };
+    const [row] = (
       (await tx.execute(sql`
-        select coalesce(sum(amount_minor), 0)::text as total from ib_payouts
-        where partner_id = ${partnerId} and currency = ${currency} and status in ('requested', 'approved')
-          ${exceptPayoutId ? sql`and id <> ${exceptPayoutId}` : sql``}`)) as unknown as { rows: { total: string }[] }
+        select
+          (select coalesce(sum(e.amount_minor), 0) from ledger_entries e
+           where e.account_id = (select id from ledger_accounts where code = ${accountCode(account)}))::text as owed,
+          (select coalesce(sum(amount_minor), 0) from ib_payouts
+           where partner_id = ${partnerId} and currency = ${currency} and status in ('requested', 'approved')
+             ${exceptPayoutId ? sql`and id <> ${exceptPayoutId}` : sql``})::text as open`)) as unknown as {
+        rows: { owed: string; open: string }[];
+      }
     ).rows;
-    return owed - Number(open?.total ?? 0);
+    const available = Number(row?.owed ?? 0) * visibleSign('ib_payable') - Number(row?.open ?? 0);
+    return available === 0 ? 0 : available;
   }
 
   async request(partnerId: string, input: z.input<typeof payoutInput>, requester: Requester): Promise<IbPayout> {
