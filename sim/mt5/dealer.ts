@@ -190,6 +190,12 @@ export function registerDealerRoutes(app: FastifyInstance, deps: DealerDependenc
     return state.dealsOf(l).map((d) => wire.deal(d));
   });
 
+  /** History orders (filled, canceled, expired) of an account. */
+  app.get('/control/accounts/:login/history', async (request) => {
+    const l = loginParam(request.params);
+    return state.historyOf(l).map((o) => wire.order(o));
+  });
+
   app.post('/control/dealer/balance', async (request) => {
     const body = parseBody(balanceBody, request.body);
     const type = typeof body.type === 'number' ? body.type : BALANCE_TYPE_NAMES[body.type]!;

@@ -785,13 +785,39 @@ export const clientFlags = pgTable(
 
 // --- trade sync (src/modules/trades) and manual changes (src/modules/external-changes) ------------------------------
 
-export const tradeRecordTypes = ['deal', 'closed_trade', 'balance'] as const;
+export const tradeRecordTypes = ['deal', 'closed_trade', 'balance', 'order'] as const;
 export type TradeRecordType = (typeof tradeRecordTypes)[number];
+
+export const orderTypes = [
+  'buy',
+  'sell',
+  'buy_limit',
+  'sell_limit',
+  'buy_stop',
+  'sell_stop',
+  'buy_stop_limit',
+  'sell_stop_limit',
+  'close_by',
+] as const;
+export const orderStates = [
+  'started',
+  'placed',
+  'canceled',
+  'partial',
+  'filled',
+  'rejected',
+  'expired',
+  'request_add',
+  'request_modify',
+  'request_cancel',
+] as const;
 
 /**
  * Every history record synced from a trading server, one model for both platforms: an MT5 deal (with its entry
  * in/out/inout/out_by, order and position id), an MT4 closed trade (MT4's single record per trade, with open and
- * close), and a balance record (balance, credit, charge, correction, bonus) of either platform. Keyed by
+ * close), a balance record (balance, credit, charge, correction, bonus) of either platform, and a finished order
+ * (MT5 history orders: filled, canceled, expired, rejected; MT4 deleted or expired pending orders; `time` is when it
+ * finished, `open_time` when it was placed, `price` the order price, `volume` as placed). Keyed by
  * (server, record type, ticket): a record seen again is the same record; when its content changed on the server
  * (a dealer's correction) the row is updated, `version` goes up and an audit event keeps the old and new values.
  * Linked to a trading account by (server_code, login). Volumes are lots × 10 000; money is integer minor units of
@@ -828,6 +854,13 @@ export const tradeRecords = pgTable(
     /** Balance records: the signed amount and its kind. */
     amountMinor: bigint('amount_minor', { mode: 'number' }),
     balanceKind: text('balance_kind', { enum: ['balance', 'credit', 'charge', 'correction', 'bonus'] }),
+    /** Orders: buy, sell, buy_limit … close_by (the platform's order type) and the final state. */
+    orderType: text('order_type', { enum: orderTypes }),
+    orderState: text('order_state', { enum: orderStates }),
+    /** Orders: lots × 10 000 left unfilled (0 when filled). */
+    volumeRemaining: bigint('volume_remaining', { mode: 'number' }),
+    stopLoss: doublePrecision('stop_loss'),
+    takeProfit: doublePrecision('take_profit'),
     /** The Brokerdesk reference parsed from the comment (null: not made by the CRM). */
     reference: text('reference'),
     comment: text('comment').notNull().default(''),
@@ -844,7 +877,7 @@ export const tradeRecords = pgTable(
     uniqueIndex('trade_records_key_idx').on(t.serverCode, t.recordType, t.ticket),
     index('trade_records_account_idx').on(t.serverCode, t.login, t.time),
     index('trade_records_server_time_idx').on(t.serverCode, t.recordType, t.time),
-    check('trade_records_type_ck', sql`${t.recordType} in ('deal','closed_trade','balance')`),
+    check('trade_records_type_ck', sql`${t.recordType} in ('deal','closed_trade','balance','order')`),
   ],
 );
 
@@ -874,6 +907,41 @@ export const tradePositions = pgTable(
   (t) => [
     primaryKey({ columns: [t.serverCode, t.ticket] }),
     index('trade_positions_account_idx').on(t.serverCode, t.login),
+  ],
+);
+
+/**
+ * Open orders as last seen on each server (MT5 pending and partly filled orders, MT4 pending orders cmd 2–5): a
+ * snapshot keyed by (server, ticket), replaced by each position sync. A finished order leaves it for `trade_records`
+ * (record type `order`).
+ */
+export const tradeOpenOrders = pgTable(
+  'trade_open_orders',
+  {
+    serverCode: text('server_code').notNull(),
+    ticket: text('ticket').notNull(),
+    platform: text('platform', { enum: ['mt4', 'mt5'] }).notNull(),
+    login: bigint('login', { mode: 'number' }).notNull(),
+    symbol: text('symbol').notNull(),
+    orderType: text('order_type', { enum: orderTypes }).notNull(),
+    side: text('side', { enum: ['buy', 'sell'] }).notNull(),
+    state: text('state', { enum: orderStates }).notNull(),
+    /** Lots × 10 000, as placed and still to fill. */
+    volume: bigint('volume', { mode: 'number' }).notNull(),
+    volumeRemaining: bigint('volume_remaining', { mode: 'number' }).notNull(),
+    price: doublePrecision('price').notNull(),
+    triggerPrice: doublePrecision('trigger_price').notNull(),
+    stopLoss: doublePrecision('stop_loss').notNull(),
+    takeProfit: doublePrecision('take_profit').notNull(),
+    setupTime: timestamp('setup_time', { withTimezone: true, precision: 3 }).notNull(),
+    expiration: timestamp('expiration', { withTimezone: true, precision: 3 }),
+    positionId: text('position_id'),
+    comment: text('comment').notNull().default(''),
+    updatedAt: timestamp('updated_at', { withTimezone: true, precision: 3 }).notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.serverCode, t.ticket] }),
+    index('trade_open_orders_account_idx').on(t.serverCode, t.login),
   ],
 );
 

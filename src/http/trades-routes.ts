@@ -1,7 +1,8 @@
 /**
  * Trading history and manual server changes over HTTP. Client portal (`/api/portal`): the client's own history across
- * every account on MT4 and MT5 in one shape, per account, and open positions. Back office (`/api/backoffice`): any
- * client's history and positions (one identity, both platforms: support answers from one call), the sync state of
+ * every account on MT4 and MT5 in one shape (finished orders with `type=order`), per account, open positions and open
+ * orders. Back office (`/api/backoffice`): any
+ * client's history, positions and open orders (one identity, both platforms: support answers from one call), the sync state of
  * each server, and the external changes (balance corrections, group or leverage moves, unknown accounts made on a
  * server without the CRM) with acknowledge and explain.
  */
@@ -10,7 +11,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { AppContext } from '../app/context.ts';
 import { externalChangeKinds, tradeRecordTypes } from '../db/schema.ts';
-import { accountHistory, clientHistory, clientPositions } from '../modules/trades/history.ts';
+import { accountHistory, clientHistory, clientOpenOrders, clientPositions } from '../modules/trades/history.ts';
 import { accountService } from './backoffice-accounts.ts';
 import { clientSession } from './client-auth.ts';
 import { staffSession } from './staff-auth.ts';
@@ -68,6 +69,11 @@ export function registerTradesRoutes(root: FastifyInstance, deps: { ctx: AppCont
       app.get('/positions', { config: { client: true }, schema: { tags } }, async (request) => ({
         items: await clientPositions(db, clientSession(request).clientId),
       }));
+      app.get(
+        '/orders',
+        { config: { client: true }, schema: { tags, summary: 'Your open (pending) orders on every account' } },
+        async (request) => ({ items: await clientOpenOrders(db, clientSession(request).clientId) }),
+      );
     },
     { prefix: '/api/portal' },
   );
@@ -98,6 +104,17 @@ export function registerTradesRoutes(root: FastifyInstance, deps: { ctx: AppCont
         async (request) => {
           await ctx.clients.get(request.params.id);
           return { items: await clientPositions(db, request.params.id) };
+        },
+      );
+      app.get(
+        '/clients/:id/orders',
+        {
+          config: { permission: 'clients.read' },
+          schema: { tags, summary: "One client's open orders across MT4 and MT5", params: idParams },
+        },
+        async (request) => {
+          await ctx.clients.get(request.params.id);
+          return { items: await clientOpenOrders(db, request.params.id) };
         },
       );
       app.get(

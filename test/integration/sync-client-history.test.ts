@@ -5,7 +5,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { accountHistory, clientHistory, clientPositions, tradingResult } from '../../src/modules/trades/history.ts';
+import {
+  accountHistory,
+  clientHistory,
+  clientOpenOrders,
+  clientPositions,
+  tradingResult,
+} from '../../src/modules/trades/history.ts';
 import { accountsTestbed, LIVE, MT4_LIVE, type Testbed } from '../support/accounts-testbed.ts';
 import { expectLedgerBalanced } from '../support/ledger.ts';
 import { control } from '../support/simulators.ts';
@@ -61,6 +67,15 @@ describe('scenario 6: one client, MT4 and MT5, one history', () => {
       symbol: 'GBPUSD',
       side: 'sell',
       lots: 0.05,
+    });
+    // And a limit order far below the market: open (pending), so not in the history.
+    await control(t.live, 'POST', '/control/dealer/order', {
+      login: mt5.login,
+      symbol: 'EURUSD',
+      side: 'buy',
+      lots: 0.2,
+      price: 0.5,
+      comment: 'pending',
     });
     // MT4: one record per trade, opened and closed; and one still open.
     const { trade } = (await control(t.mt4!, 'POST', '/control/dealer/trades/open', {
@@ -145,6 +160,36 @@ describe('scenario 6: one client, MT4 and MT5, one history', () => {
     expect(mt4Only.items.every((i) => i.server === MT4_LIVE)).toBe(true);
     expect((await clientHistory(t.database.db, otherClientId)).items.every((i) => i.type === 'balance')).toBe(true);
     await expect(clientHistory(t.database.db, clientId, { limit: 0 })).rejects.toThrow(RangeError);
+  });
+
+  it('shows finished orders when asked for by type, and open orders apart', async () => {
+    const orders = (await clientHistory(t.database.db, clientId, { types: ['order'] })).items;
+    // MT5 keeps orders apart from deals: each of the three market trades was an order, filled.
+    expect(orders.map((o) => [o.server, o.symbol, o.orderType, o.orderState, o.volumeLots]).sort()).toEqual(
+      [
+        [LIVE, 'EURUSD', 'buy', 'filled', 0.3],
+        [LIVE, 'EURUSD', 'sell', 'filled', 0.3],
+        [LIVE, 'GBPUSD', 'sell', 'filled', 0.05],
+      ].sort(),
+    );
+    expect(orders.every((o) => o.volumeRemainingLots === 0 && o.tradingAccountId === mt5.accountId)).toBe(true);
+    const open = await clientOpenOrders(t.database.db, clientId);
+    expect(open).toHaveLength(1);
+    expect(open[0]).toMatchObject({
+      server: LIVE,
+      platform: 'mt5',
+      login: mt5.login,
+      tradingAccountId: mt5.accountId,
+      symbol: 'EURUSD',
+      orderType: 'buy_limit',
+      side: 'buy',
+      state: 'placed',
+      volumeLots: 0.2,
+      volumeRemainingLots: 0.2,
+      price: 0.5,
+      comment: 'pending',
+    });
+    expect(await clientOpenOrders(t.database.db, otherClientId)).toEqual([]);
   });
 
   it('shows open positions of both platforms and the trading result of an account', async () => {

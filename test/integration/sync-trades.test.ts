@@ -7,7 +7,14 @@
 import { and, eq, sql } from 'drizzle-orm';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock.ts';
-import { alerts, auditEvents, tradePositions, tradeRecords, tradeSyncCursors } from '../../src/db/schema.ts';
+import {
+  alerts,
+  auditEvents,
+  tradeOpenOrders,
+  tradePositions,
+  tradeRecords,
+  tradeSyncCursors,
+} from '../../src/db/schema.ts';
 import { AlertService } from '../../src/modules/alerts/service.ts';
 import { recordAudit } from '../../src/modules/audit/service.ts';
 import { ExternalChangeService } from '../../src/modules/external-changes/service.ts';
@@ -106,14 +113,33 @@ describe('trade sync from MT5', () => {
     return all;
   }
 
+  /** The server's history orders (filled, canceled, expired), by ticket. */
+  async function serverOrders(): Promise<Map<string, WireDeal>> {
+    const all = new Map<string, WireDeal>();
+    for (const login of logins) {
+      for (const o of (await control(sim, 'GET', `/control/accounts/${login}/history`)) as WireDeal[]) {
+        all.set(o.Order!, o);
+      }
+    }
+    return all;
+  }
+
+  /** Everything a pass stores: deals and balance records (`deal:<ticket>`) and finished orders (`order:<ticket>`). */
+  async function serverRecords(): Promise<Set<string>> {
+    return new Set([
+      ...[...(await serverDeals()).keys()].map((t) => `deal:${t}`),
+      ...[...(await serverOrders()).keys()].map((t) => `order:${t}`),
+    ]);
+  }
+
   const stored = () =>
     database.db.select().from(tradeRecords).where(eq(tradeRecords.serverCode, SERVER)).orderBy(tradeRecords.ticket);
 
   async function expectExactlyTheServersDeals(): Promise<void> {
-    const deals = await serverDeals();
+    const records = await serverRecords();
     const rows = await stored();
-    expect(rows.length).toBe(deals.size);
-    expect(new Set(rows.map((r) => r.ticket))).toEqual(new Set(deals.keys()));
+    expect(rows.length).toBe(records.size);
+    expect(new Set(rows.map((r) => `${r.recordType === 'order' ? 'order' : 'deal'}:${r.ticket}`))).toEqual(records);
   }
 
   it('stores every deal once, normalised, and a second pass changes nothing', async () => {
@@ -121,7 +147,9 @@ describe('trade sync from MT5', () => {
     expect(first.status, first.error).toBe('ok');
     const deals = await serverDeals();
     expect(deals.size).toBeGreaterThan(ACCOUNTS * 3);
-    expect(first.inserted).toBe(deals.size);
+    const orders = await serverOrders();
+    expect(orders.size).toBeGreaterThan(ACCOUNTS);
+    expect(first.inserted).toBe(deals.size + orders.size);
     await expectExactlyTheServersDeals();
 
     const rows = await stored();
@@ -141,9 +169,13 @@ describe('trade sync from MT5', () => {
     clock.advance(1_000);
     const second = await sync.syncServer(SERVER);
     expect(second).toMatchObject({ status: 'ok', inserted: 0, changed: 0 });
-    expect(second.unchanged).toBe(deals.size);
+    expect(second.unchanged).toBe(deals.size + orders.size);
     const [cursor] = await database.db.select().from(tradeSyncCursors).where(eq(tradeSyncCursors.serverCode, SERVER));
-    expect(cursor).toMatchObject({ recordsIngested: deals.size, consecutiveFailures: 0, lastError: null });
+    expect(cursor).toMatchObject({
+      recordsIngested: deals.size + orders.size,
+      consecutiveFailures: 0,
+      lastError: null,
+    });
     expect(cursor!.syncedTo!.getTime()).toBe(clock.now().getTime());
   });
 
@@ -229,6 +261,73 @@ describe('trade sync from MT5', () => {
     expect(restored).toMatchObject({ version: 3, profitMinor: row.profitMinor });
   });
 
+  it('stores finished orders with type, state and volumes; open orders are a snapshot; one that leaves the book is stored at once', async () => {
+    clock.advance(1_000);
+    expect((await sync.syncServer(SERVER)).status).toBe('ok');
+    const orders = await serverOrders();
+    const rows = (await stored()).filter((r) => r.recordType === 'order');
+    expect(rows.length).toBe(orders.size);
+    const filled = rows.find((r) => r.orderState === 'filled')!;
+    const wire = orders.get(filled.ticket)!;
+    expect(filled).toMatchObject({
+      login: Number(wire.Login),
+      symbol: wire.Symbol,
+      orderType: wire.Type === '0' ? 'buy' : wire.Type === '1' ? 'sell' : expect.any(String),
+      volume: Number(wire.VolumeInitial),
+      volumeRemaining: 0,
+      orderTicket: wire.Order,
+      positionId: wire.PositionID,
+      price: Number(wire.PriceOrder),
+      version: 1,
+    });
+    expect(filled.time.getTime()).toBeGreaterThanOrEqual(filled.openTime!.getTime());
+
+    // A limit order far from the market stays open: it is in the snapshot, not in the history.
+    const placed = (await control(sim, 'POST', '/control/dealer/order', {
+      login: logins[0],
+      symbol: 'EURUSD',
+      side: 'buy',
+      lots: 0.3,
+      price: 0.5,
+    })) as { order: { Order: string } };
+    const ticket = placed.order.Order;
+    const first = await sync.syncPositions(SERVER);
+    expect(first?.openOrders).toBeGreaterThanOrEqual(1);
+    const [open] = await database.db
+      .select()
+      .from(tradeOpenOrders)
+      .where(and(eq(tradeOpenOrders.serverCode, SERVER), eq(tradeOpenOrders.ticket, ticket)));
+    expect(open).toMatchObject({ login: logins[0], orderType: 'buy_limit', state: 'placed', volume: 3000, price: 0.5 });
+
+    // Canceled on the server: the next snapshot drops it and stores its final state by ticket, with no history pass
+    // (a history window may not list an order placed long before it finished).
+    await control(sim, 'POST', '/control/dealer/order/cancel', { order: Number(ticket) });
+    clock.advance(1_000);
+    const second = await sync.syncPositions(SERVER);
+    expect(second?.finishedOrders).toBe(1);
+    expect(
+      await database.db
+        .select()
+        .from(tradeOpenOrders)
+        .where(and(eq(tradeOpenOrders.serverCode, SERVER), eq(tradeOpenOrders.ticket, ticket))),
+    ).toEqual([]);
+    const [finished] = await database.db
+      .select()
+      .from(tradeRecords)
+      .where(
+        and(eq(tradeRecords.serverCode, SERVER), eq(tradeRecords.recordType, 'order'), eq(tradeRecords.ticket, ticket)),
+      );
+    expect(finished).toMatchObject({
+      orderState: 'canceled',
+      orderType: 'buy_limit',
+      volume: 3000,
+      volumeRemaining: 3000,
+    });
+    // Seen again by the history pass: nothing changes.
+    clock.advance(1_000);
+    expect((await sync.syncServer(SERVER)).changed).toBe(0);
+  });
+
   it('the backfill resumes where it stopped and stores what is missing', async () => {
     await database.db.delete(tradeRecords).where(eq(tradeRecords.serverCode, SERVER));
     const day = 86_400_000;
@@ -256,7 +355,7 @@ describe('trade sync from MT5', () => {
     expect(progress.at(-1)).toBe(1);
     expect(progress[0]).toBeCloseTo(2 / 3, 2);
     await expectExactlyTheServersDeals();
-    expect(done.inserted).toBe((await serverDeals()).size);
+    expect(done.inserted).toBe((await serverRecords()).size);
     const [finished] = await database.db.select().from(tradeSyncCursors).where(eq(tradeSyncCursors.serverCode, SERVER));
     expect(finished!.backfillFinishedAt).not.toBeNull();
     // A new backfill of the same window starts over (the previous one finished) and finds everything in place.
@@ -265,7 +364,7 @@ describe('trade sync from MT5', () => {
     // Windows listed in parallel store the same, once.
     await database.db.delete(tradeRecords).where(eq(tradeRecords.serverCode, SERVER));
     const parallel = await sync.backfill(SERVER, { from, to, chunkMs: 6 * 3_600_000, parallel: 4 });
-    expect(parallel.inserted).toBe((await serverDeals()).size);
+    expect(parallel.inserted).toBe((await serverRecords()).size);
     await expectExactlyTheServersDeals();
   });
 

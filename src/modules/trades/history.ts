@@ -1,11 +1,19 @@
 /**
  * Reading synced history: one client's records across all their accounts, MT4 and MT5 alike (scenario 6), one
- * account's records, and open positions. Records are linked to accounts by (server, login), so history synced
+ * account's records, open positions and open orders. Finished orders (record type `order`) are listed when asked for
+ * by type: by default history is what moved money or positions (deals, closed trades, balance records), as the
+ * platforms' own terminals keep orders in a tab of their own. Records are linked to accounts by (server, login), so history synced
  * before the CRM knew an account joins it as soon as the account row exists.
  */
 import { and, asc, count, desc, eq, gte, inArray, lt, type SQL, sql } from 'drizzle-orm';
 import type { Executor } from '../../db/connect.ts';
-import { type TradeRecordType, tradePositions, tradeRecords, tradingAccounts } from '../../db/schema.ts';
+import {
+  type TradeRecordType,
+  tradeOpenOrders,
+  tradePositions,
+  tradeRecords,
+  tradingAccounts,
+} from '../../db/schema.ts';
 import { VOLUME_SCALE } from './records.ts';
 
 export interface HistoryQuery {
@@ -16,7 +24,7 @@ export interface HistoryQuery {
   /** Default 100, at most 1000. */
   limit?: number;
   offset?: number;
-  /** Only these record types (default all). */
+  /** Only these record types (default deal, closed_trade and balance: orders only when named). */
   types?: TradeRecordType[];
 }
 
@@ -28,10 +36,10 @@ export interface HistoryItem {
   platform: 'mt4' | 'mt5';
   login: number;
   currency: string;
-  /** deal (MT5), closed_trade (MT4: open and close in one record), balance (both). */
+  /** deal (MT5), closed_trade (MT4: open and close in one record), balance (both), order (a finished order). */
   type: TradeRecordType;
   ticket: string;
-  /** Deal time, an MT4 trade's close time, a balance record's time. */
+  /** Deal time, an MT4 trade's close time, a balance record's time, when an order finished. */
   time: Date;
   openTime: Date | null;
   symbol: string | null;
@@ -51,6 +59,12 @@ export interface HistoryItem {
   /** Balance records: signed amount and kind. */
   amountMinor: number | null;
   balanceKind: 'balance' | 'credit' | 'charge' | 'correction' | 'bonus' | null;
+  /** Orders: the order type (buy_limit …), its final state (filled, canceled, expired, rejected) and what was left. */
+  orderType: string | null;
+  orderState: string | null;
+  volumeRemainingLots: number | null;
+  stopLoss: number | null;
+  takeProfit: number | null;
   reference: string | null;
   comment: string;
   /** Above 1 when the server corrected the record after it was first synced. */
@@ -63,6 +77,8 @@ export interface HistoryPage {
 }
 
 const MAX_LIMIT = 1000;
+/** What history shows unless types are named. */
+const DEFAULT_TYPES: TradeRecordType[] = ['deal', 'closed_trade', 'balance'];
 
 function paging(q: HistoryQuery): { limit: number; offset: number } {
   const limit = q.limit ?? 100;
@@ -98,6 +114,11 @@ const columns = {
   swapMinor: tradeRecords.swapMinor,
   amountMinor: tradeRecords.amountMinor,
   balanceKind: tradeRecords.balanceKind,
+  orderType: tradeRecords.orderType,
+  orderState: tradeRecords.orderState,
+  volumeRemaining: tradeRecords.volumeRemaining,
+  stopLoss: tradeRecords.stopLoss,
+  takeProfit: tradeRecords.takeProfit,
   reference: tradeRecords.reference,
   comment: tradeRecords.comment,
   version: tradeRecords.version,
@@ -108,7 +129,7 @@ async function page(db: Executor, accountFilter: SQL, q: HistoryQuery): Promise<
   const conditions: SQL[] = [accountFilter];
   if (q.from) conditions.push(gte(tradeRecords.time, q.from));
   if (q.to) conditions.push(lt(tradeRecords.time, q.to));
-  if (q.types && q.types.length > 0) conditions.push(inArray(tradeRecords.recordType, q.types));
+  conditions.push(inArray(tradeRecords.recordType, q.types && q.types.length > 0 ? q.types : DEFAULT_TYPES));
   const where = and(...conditions);
   const join = and(
     eq(tradingAccounts.serverCode, tradeRecords.serverCode),
@@ -124,7 +145,11 @@ async function page(db: Executor, accountFilter: SQL, q: HistoryQuery): Promise<
     .offset(offset);
   const [total] = await db.select({ n: count() }).from(tradeRecords).innerJoin(tradingAccounts, join).where(where);
   return {
-    items: rows.map((r) => ({ ...r, volumeLots: r.volume === null ? null : r.volume / VOLUME_SCALE })),
+    items: rows.map(({ volumeRemaining, ...r }) => ({
+      ...r,
+      volumeLots: r.volume === null ? null : r.volume / VOLUME_SCALE,
+      volumeRemainingLots: volumeRemaining === null ? null : volumeRemaining / VOLUME_SCALE,
+    })),
     total: Number(total?.n ?? 0),
   };
 }
@@ -187,6 +212,68 @@ export async function clientPositions(db: Executor, clientId: string): Promise<P
     .where(eq(tradingAccounts.clientId, clientId))
     .orderBy(asc(tradePositions.openTime), asc(tradePositions.ticket));
   return rows.map(({ volume, ...r }) => ({ ...r, volumeLots: volume / VOLUME_SCALE }));
+}
+
+export interface OpenOrderItem {
+  tradingAccountId: string;
+  server: string;
+  platform: 'mt4' | 'mt5';
+  login: number;
+  ticket: string;
+  symbol: string;
+  orderType: string;
+  side: 'buy' | 'sell';
+  state: string;
+  volumeLots: number;
+  volumeRemainingLots: number;
+  price: number;
+  triggerPrice: number;
+  stopLoss: number;
+  takeProfit: number;
+  setupTime: Date;
+  expiration: Date | null;
+  positionId: string | null;
+  comment: string;
+  updatedAt: Date;
+}
+
+/** A client's open orders (pending or partly filled) on every account, as last synced, oldest first. */
+export async function clientOpenOrders(db: Executor, clientId: string): Promise<OpenOrderItem[]> {
+  const rows = await db
+    .select({
+      tradingAccountId: tradingAccounts.id,
+      server: tradeOpenOrders.serverCode,
+      platform: tradeOpenOrders.platform,
+      login: tradeOpenOrders.login,
+      ticket: tradeOpenOrders.ticket,
+      symbol: tradeOpenOrders.symbol,
+      orderType: tradeOpenOrders.orderType,
+      side: tradeOpenOrders.side,
+      state: tradeOpenOrders.state,
+      volume: tradeOpenOrders.volume,
+      volumeRemaining: tradeOpenOrders.volumeRemaining,
+      price: tradeOpenOrders.price,
+      triggerPrice: tradeOpenOrders.triggerPrice,
+      stopLoss: tradeOpenOrders.stopLoss,
+      takeProfit: tradeOpenOrders.takeProfit,
+      setupTime: tradeOpenOrders.setupTime,
+      expiration: tradeOpenOrders.expiration,
+      positionId: tradeOpenOrders.positionId,
+      comment: tradeOpenOrders.comment,
+      updatedAt: tradeOpenOrders.updatedAt,
+    })
+    .from(tradeOpenOrders)
+    .innerJoin(
+      tradingAccounts,
+      and(eq(tradingAccounts.serverCode, tradeOpenOrders.serverCode), eq(tradingAccounts.login, tradeOpenOrders.login)),
+    )
+    .where(eq(tradingAccounts.clientId, clientId))
+    .orderBy(asc(tradeOpenOrders.setupTime), asc(tradeOpenOrders.ticket));
+  return rows.map(({ volume, volumeRemaining, ...r }) => ({
+    ...r,
+    volumeLots: volume / VOLUME_SCALE,
+    volumeRemainingLots: volumeRemaining / VOLUME_SCALE,
+  }));
 }
 
 /**

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { differences, normalisePosition, normaliseRecord, VOLUME_SCALE } from './records.ts';
 
@@ -134,6 +135,82 @@ describe('one model for MT4 and MT5 history', () => {
       before: { closePrice: 1.081, profitMinor: 100 },
       after: { closePrice: 1.0809, profitMinor: 90 },
     });
+  });
+
+  it('keeps a finished order: type, state, volumes as placed and left, dated by when it finished', () => {
+    const order = {
+      type: 'order' as const,
+      ticket: '7001',
+      login: 300,
+      symbol: 'EURUSD',
+      orderType: 'buy_limit' as const,
+      side: 'buy' as const,
+      state: 'canceled' as const,
+      volumeLots: 0.5,
+      volumeRemainingLots: 0.2,
+      price: 1.05,
+      triggerPrice: 0,
+      stopLoss: 1.04,
+      takeProfit: 1.1,
+      setupTime: new Date(time.getTime() - 3_600_000),
+      doneTime: time,
+      expiration: null,
+      positionId: '6001',
+      comment: 'gtc',
+      anomalies: [],
+    };
+    const r = normaliseRecord('mt5-live', 'mt5', order);
+    expect(r).toMatchObject({
+      recordType: 'order',
+      ticket: '7001',
+      time,
+      openTime: order.setupTime,
+      orderTicket: '7001',
+      positionId: '6001',
+      side: 'buy',
+      volume: 5_000,
+      volumeRemaining: 2_000,
+      price: 1.05,
+      orderType: 'buy_limit',
+      orderState: 'canceled',
+      stopLoss: 1.04,
+      takeProfit: 1.1,
+      profitMinor: null,
+      amountMinor: null,
+    });
+    const filled = normaliseRecord('mt5-live', 'mt5', { ...order, state: 'filled', volumeRemainingLots: 0 });
+    expect(filled.contentHash).not.toBe(r.contentHash);
+    expect(differences(r, filled)).toEqual({
+      before: { orderState: 'canceled', volumeRemaining: 2_000 },
+      after: { orderState: 'filled', volumeRemaining: 0 },
+    });
+  });
+
+  it('keeps the content hash of every other record as it was before orders were synced', () => {
+    // A changed digest would read as a server-side correction of every record already stored.
+    const deal = normaliseRecord('mt5-live', 'mt5', {
+      type: 'deal',
+      ticket: '1',
+      login: 2,
+      order: '3',
+      positionId: '3',
+      symbol: 'EURUSD',
+      side: 'buy',
+      entry: 'in',
+      volumeLots: 0.1,
+      price: 1.1,
+      profit: 0,
+      commission: -70,
+      swap: 0,
+      time,
+      comment: '',
+      anomalies: [],
+    });
+    // login, time, open time, symbol, side, entry, order, position, volume, price, close price, profit, commission,
+    // swap, amount, balance kind, reference, comment: the digest's content before orders.
+    const before: unknown[] = [2, time.getTime(), null, 'EURUSD', 'buy', 'in', '3', '3', 1000, 1.1, null, 0, -70, 0];
+    before.push(null, null, null, '');
+    expect(deal.contentHash).toBe(createHash('md5').update(JSON.stringify(before)).digest('base64'));
   });
 
   it('normalises positions the same way', () => {

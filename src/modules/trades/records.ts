@@ -2,12 +2,14 @@
  * The CRM's one model of trading history (table `trade_records`), built from what the connectors hand over: an MT5
  * deal keeps its entry (in/out/inout/out_by), order and position id; an MT4 closed trade keeps its open and close;
  * a balance record of either platform keeps its kind, signed amount and the Brokerdesk reference its comment carries
- * (null = not the CRM's). Volumes become integers in lots × 10 000, money stays integer minor units as the connector
- * read it. Pure functions: no database, no clock.
+ * (null = not the CRM's); a finished order (MT5 history order, MT4 deleted pending order) keeps its type, final state,
+ * volumes as placed and left, and is dated by when it finished. Open orders are a snapshot of their own. Volumes
+ * become integers in lots × 10 000, money stays integer minor units as the connector read it. Pure functions: no
+ * database, no clock.
  */
 import { createHash } from 'node:crypto';
 import type { tradeRecords } from '../../db/schema.ts';
-import type { HistoryRecord, OpenPosition, PlatformKind } from '../../platforms/types.ts';
+import type { HistoryRecord, OpenPosition, PlatformKind, TradeOrder } from '../../platforms/types.ts';
 
 /** Lots × this = the stored volume (0.01 lot = 100; MT5's own `Volume` unit). */
 export const VOLUME_SCALE = 10_000;
@@ -19,7 +21,7 @@ export type TradeRecordSource = 'poll' | 'pumping' | 'backfill';
 export interface NormalisedRecord {
   serverCode: string;
   platform: PlatformKind;
-  recordType: 'deal' | 'closed_trade' | 'balance';
+  recordType: 'deal' | 'closed_trade' | 'balance' | 'order';
   ticket: string;
   login: number;
   time: Date;
@@ -37,6 +39,11 @@ export interface NormalisedRecord {
   swapMinor: number | null;
   amountMinor: number | null;
   balanceKind: 'balance' | 'credit' | 'charge' | 'correction' | 'bonus' | null;
+  orderType: TradeOrder['orderType'] | null;
+  orderState: TradeOrder['state'] | null;
+  volumeRemaining: number | null;
+  stopLoss: number | null;
+  takeProfit: number | null;
   reference: string | null;
   comment: string;
   anomalies: string[] | null;
@@ -61,6 +68,11 @@ export const CONTENT_FIELDS = [
   'swapMinor',
   'amountMinor',
   'balanceKind',
+  'orderType',
+  'orderState',
+  'volumeRemaining',
+  'stopLoss',
+  'takeProfit',
   'reference',
   'comment',
 ] as const satisfies readonly (keyof NormalisedRecord)[];
@@ -99,6 +111,11 @@ function hashOf(r: NormalisedRecord): string {
     r.reference,
     r.comment,
   ];
+  // Order fields only for orders: the digest of every other record stays what it was before orders were synced
+  // (a changed digest would read as a server-side correction of every stored record).
+  if (r.recordType === 'order') {
+    content.push(r.orderType, r.orderState, r.volumeRemaining, r.stopLoss, r.takeProfit);
+  }
   return createHash('md5').update(JSON.stringify(content)).digest('base64');
 }
 
@@ -132,6 +149,11 @@ export function normaliseRecord(serverCode: string, platform: PlatformKind, reco
         swapMinor: record.swap,
         amountMinor: null,
         balanceKind: null,
+        orderType: null,
+        orderState: null,
+        volumeRemaining: null,
+        stopLoss: null,
+        takeProfit: null,
         reference: null,
         comment: record.comment,
         anomalies: null,
@@ -161,6 +183,11 @@ export function normaliseRecord(serverCode: string, platform: PlatformKind, reco
         swapMinor: record.swap,
         amountMinor: null,
         balanceKind: null,
+        orderType: null,
+        orderState: null,
+        volumeRemaining: null,
+        stopLoss: null,
+        takeProfit: null,
         reference: null,
         comment: record.comment,
         anomalies: null,
@@ -189,7 +216,46 @@ export function normaliseRecord(serverCode: string, platform: PlatformKind, reco
         swapMinor: null,
         amountMinor: record.amount,
         balanceKind: record.kind,
+        orderType: null,
+        orderState: null,
+        volumeRemaining: null,
+        stopLoss: null,
+        takeProfit: null,
         reference: record.reference,
+        comment: record.comment,
+        anomalies: null,
+        contentHash: '',
+      };
+      break;
+    case 'order':
+      out = {
+        serverCode,
+        platform,
+        recordType: 'order',
+        ticket: record.ticket,
+        login: record.login,
+        // A finished order is dated by when it finished (what a window over recent activity wants to see).
+        time: record.doneTime ?? record.setupTime,
+        openTime: record.setupTime,
+        symbol: record.symbol,
+        side: record.side,
+        entry: null,
+        orderTicket: record.ticket,
+        positionId: record.positionId,
+        volume: toVolume(record.volumeLots, anomalies),
+        price: record.price,
+        closePrice: null,
+        profitMinor: null,
+        commissionMinor: null,
+        swapMinor: null,
+        amountMinor: null,
+        balanceKind: null,
+        orderType: record.orderType,
+        orderState: record.state,
+        volumeRemaining: toVolume(record.volumeRemainingLots, anomalies),
+        stopLoss: record.stopLoss,
+        takeProfit: record.takeProfit,
+        reference: null,
         comment: record.comment,
         anomalies: null,
         contentHash: '',
@@ -250,5 +316,49 @@ export function normalisePosition(serverCode: string, platform: PlatformKind, p:
     profitMinor: p.profit,
     swapMinor: p.swap,
     commissionMinor: p.commission,
+  };
+}
+
+export interface NormalisedOpenOrder {
+  serverCode: string;
+  ticket: string;
+  platform: PlatformKind;
+  login: number;
+  symbol: string;
+  orderType: TradeOrder['orderType'];
+  side: 'buy' | 'sell';
+  state: TradeOrder['state'];
+  volume: number;
+  volumeRemaining: number;
+  price: number;
+  triggerPrice: number;
+  stopLoss: number;
+  takeProfit: number;
+  setupTime: Date;
+  expiration: Date | null;
+  positionId: string | null;
+  comment: string;
+}
+
+export function normaliseOpenOrder(serverCode: string, platform: PlatformKind, o: TradeOrder): NormalisedOpenOrder {
+  return {
+    serverCode,
+    ticket: o.ticket,
+    platform,
+    login: o.login,
+    symbol: o.symbol,
+    orderType: o.orderType,
+    side: o.side,
+    state: o.state,
+    volume: toVolume(o.volumeLots, []),
+    volumeRemaining: toVolume(o.volumeRemainingLots, []),
+    price: o.price,
+    triggerPrice: o.triggerPrice,
+    stopLoss: o.stopLoss,
+    takeProfit: o.takeProfit,
+    setupTime: o.setupTime,
+    expiration: o.expiration,
+    positionId: o.positionId,
+    comment: o.comment,
   };
 }

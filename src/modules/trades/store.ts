@@ -8,9 +8,15 @@
 import { and, eq, sql } from 'drizzle-orm';
 import type { Clock } from '../../clock.ts';
 import type { Database, Executor } from '../../db/connect.ts';
-import { tradePositions, tradeRecords } from '../../db/schema.ts';
+import { tradeOpenOrders, tradePositions, tradeRecords } from '../../db/schema.ts';
 import type { AuditPort } from '../../operations/ports.ts';
-import { differences, type NormalisedPosition, type NormalisedRecord, type TradeRecordSource } from './records.ts';
+import {
+  differences,
+  type NormalisedOpenOrder,
+  type NormalisedPosition,
+  type NormalisedRecord,
+  type TradeRecordSource,
+} from './records.ts';
 
 export interface IngestResult {
   /** Records stored for the first time. */
@@ -46,47 +52,60 @@ async function upsertChunk(
   now: Date,
 ): Promise<Map<string, 'inserted' | 'changed'>> {
   const payload = JSON.stringify(
-    records.map((r) => ({
-      server_code: r.serverCode,
-      platform: r.platform,
-      record_type: r.recordType,
-      ticket: r.ticket,
-      login: r.login,
-      time: r.time.toISOString(),
-      open_time: r.openTime?.toISOString() ?? null,
-      symbol: r.symbol,
-      side: r.side,
-      entry: r.entry,
-      order_ticket: r.orderTicket,
-      position_id: r.positionId,
-      volume: r.volume,
-      price: r.price,
-      close_price: r.closePrice,
-      profit_minor: r.profitMinor,
-      commission_minor: r.commissionMinor,
-      swap_minor: r.swapMinor,
-      amount_minor: r.amountMinor,
-      balance_kind: r.balanceKind,
-      reference: r.reference,
-      comment: r.comment,
-      anomalies: r.anomalies,
-      content_hash: r.contentHash,
-    })),
+    records.map((r) => {
+      const row: Record<string, unknown> = {
+        server_code: r.serverCode,
+        platform: r.platform,
+        record_type: r.recordType,
+        ticket: r.ticket,
+        login: r.login,
+        time: r.time.toISOString(),
+        open_time: r.openTime?.toISOString() ?? null,
+        symbol: r.symbol,
+        side: r.side,
+        entry: r.entry,
+        order_ticket: r.orderTicket,
+        position_id: r.positionId,
+        volume: r.volume,
+        price: r.price,
+        close_price: r.closePrice,
+        profit_minor: r.profitMinor,
+        commission_minor: r.commissionMinor,
+        swap_minor: r.swapMinor,
+        amount_minor: r.amountMinor,
+        balance_kind: r.balanceKind,
+        reference: r.reference,
+        comment: r.comment,
+        anomalies: r.anomalies,
+        content_hash: r.contentHash,
+      };
+      // Absent keys read as null: only orders carry their own fields (less JSON for every other record).
+      if (r.recordType === 'order') {
+        row.order_type = r.orderType;
+        row.order_state = r.orderState;
+        row.volume_remaining = r.volumeRemaining;
+        row.stop_loss = r.stopLoss;
+        row.take_profit = r.takeProfit;
+      }
+      return row;
+    }),
   );
   const at = now.toISOString();
   const result = await tx.execute(sql`
     insert into trade_records (server_code, platform, record_type, ticket, login, time, open_time, symbol, side,
       entry, order_ticket, position_id, volume, price, close_price, profit_minor, commission_minor, swap_minor,
-      amount_minor, balance_kind, reference, comment, anomalies, content_hash, version, source, first_seen_at,
-      updated_at)
+      amount_minor, balance_kind, order_type, order_state, volume_remaining, stop_loss, take_profit, reference,
+      comment, anomalies, content_hash, version, source, first_seen_at, updated_at)
     select server_code, platform, record_type, ticket, login, time, open_time, symbol, side, entry, order_ticket,
       position_id, volume, price, close_price, profit_minor, commission_minor, swap_minor, amount_minor,
-      balance_kind, reference, comment, anomalies, content_hash, 1, ${source}, ${at}::timestamptz, ${at}::timestamptz
+      balance_kind, order_type, order_state, volume_remaining, stop_loss, take_profit, reference, comment, anomalies,
+      content_hash, 1, ${source}, ${at}::timestamptz, ${at}::timestamptz
     from json_to_recordset(${payload}::json) as x(server_code text, platform text, record_type text,
       ticket text, login bigint, time timestamptz, open_time timestamptz, symbol text, side text, entry text,
       order_ticket text, position_id text, volume bigint, price double precision, close_price double precision,
       profit_minor bigint, commission_minor bigint, swap_minor bigint, amount_minor bigint, balance_kind text,
-      reference text, comment text, anomalies jsonb, content_hash text)
+      order_type text, order_state text, volume_remaining bigint, stop_loss double precision,
+      take_profit double precision, reference text, comment text, anomalies jsonb, content_hash text)
     on conflict (server_code, record_type, ticket) do update set updated_at = trade_records.updated_at
       where trade_records.content_hash <> excluded.content_hash
     returning record_type, ticket, (xmax = 0) as inserted`);
@@ -173,6 +192,11 @@ async function updateChanged(tx: Executor, deps: IngestDeps, r: NormalisedRecord
       swapMinor: r.swapMinor,
       amountMinor: r.amountMinor,
       balanceKind: r.balanceKind,
+      orderType: r.orderType,
+      orderState: r.orderState,
+      volumeRemaining: r.volumeRemaining,
+      stopLoss: r.stopLoss,
+      takeProfit: r.takeProfit,
       reference: r.reference,
       comment: r.comment,
       anomalies: r.anomalies,
@@ -248,4 +272,55 @@ export async function removePosition(tx: Executor, serverCode: string, ticket: s
   await tx
     .delete(tradePositions)
     .where(and(eq(tradePositions.serverCode, serverCode), eq(tradePositions.ticket, ticket)));
+}
+
+/**
+ * Replaces a server's open orders with a fresh listing taken at `listedAt` (as positions): orders no longer listed
+ * have finished (filled, canceled, expired), except those written after the listing started. Returns the tickets
+ * removed, so the caller can make sure their final state reaches the history.
+ */
+export async function replaceOpenOrders(
+  database: Database,
+  serverCode: string,
+  orders: NormalisedOpenOrder[],
+  listedAt: Date,
+  now: Date,
+): Promise<{ open: number; removed: { ticket: string; login: number }[] }> {
+  return database.db.transaction(async (tx) => {
+    const unique = [...new Map(orders.map((o) => [o.ticket, o])).values()];
+    for (let i = 0; i < unique.length; i += INSERT_CHUNK) {
+      await tx
+        .insert(tradeOpenOrders)
+        .values(unique.slice(i, i + INSERT_CHUNK).map((o) => ({ ...o, updatedAt: now })))
+        .onConflictDoUpdate({
+          target: [tradeOpenOrders.serverCode, tradeOpenOrders.ticket],
+          set: {
+            login: sql`excluded.login`,
+            symbol: sql`excluded.symbol`,
+            orderType: sql`excluded.order_type`,
+            side: sql`excluded.side`,
+            state: sql`excluded.state`,
+            volume: sql`excluded.volume`,
+            volumeRemaining: sql`excluded.volume_remaining`,
+            price: sql`excluded.price`,
+            triggerPrice: sql`excluded.trigger_price`,
+            stopLoss: sql`excluded.stop_loss`,
+            takeProfit: sql`excluded.take_profit`,
+            setupTime: sql`excluded.setup_time`,
+            expiration: sql`excluded.expiration`,
+            positionId: sql`excluded.position_id`,
+            comment: sql`excluded.comment`,
+            updatedAt: sql`excluded.updated_at`,
+          },
+        });
+    }
+    const removed = await tx.execute(sql`
+      delete from trade_open_orders
+      where server_code = ${serverCode}
+        and updated_at < ${listedAt.toISOString()}::timestamptz
+        and ticket not in (select jsonb_array_elements_text(${JSON.stringify(unique.map((o) => o.ticket))}::jsonb))
+      returning ticket, login`);
+    const rows = (removed as unknown as { rows: { ticket: string; login: string | number }[] }).rows;
+    return { open: unique.length, removed: rows.map((r) => ({ ticket: r.ticket, login: Number(r.login) })) };
+  });
 }

@@ -36,8 +36,21 @@ import {
   type PumpingFactory,
   serverConnectorConfig,
 } from './pumping.ts';
-import { type NormalisedRecord, normalisePosition, normaliseRecord, type TradeRecordSource } from './records.ts';
-import { type IngestResult, ingestRecords, removePosition, replacePositions, upsertPositions } from './store.ts';
+import {
+  type NormalisedRecord,
+  normaliseOpenOrder,
+  normalisePosition,
+  normaliseRecord,
+  type TradeRecordSource,
+} from './records.ts';
+import {
+  type IngestResult,
+  ingestRecords,
+  removePosition,
+  replaceOpenOrders,
+  replacePositions,
+  upsertPositions,
+} from './store.ts';
 
 const MINUTE = 60_000;
 /** Batches being written at once during a listing. */
@@ -404,7 +417,7 @@ export class TradeSync {
       inFlight.add(p);
       void p.finally(() => inFlight.delete(p));
     };
-    for await (const record of platform.listHistory({ from, to })) {
+    for await (const record of platform.listHistory({ from, to, orders: true })) {
       if (failure) break;
       batch.push(normaliseRecord(code, platform.kind, record));
       logins.add(record.login);
@@ -507,16 +520,40 @@ export class TradeSync {
 
   // --- positions ---------------------------------------------------------------------------------------------------
 
-  /** Re-lists a server's open positions (MT5 positions, MT4 open trades). */
-  async syncPositions(code: string): Promise<{ open: number; removed: number } | null> {
+  /**
+   * Re-lists a server's open positions (MT5 positions, MT4 open trades) and open orders (MT5 pending and partly
+   * filled orders, MT4 pending orders). An order that left the open book has finished: its final state is read by
+   * ticket and stored in the history at once, since a history window may not list it (an order placed long before
+   * it was filled or canceled).
+   */
+  async syncPositions(
+    code: string,
+  ): Promise<{ open: number; removed: number; openOrders: number; finishedOrders: number } | null> {
     const listedAt = this.clock.now();
     try {
       const platform = await this.options.platforms.platform(code);
-      const positions = (await platform.listOpenPositions()).map((p) => normalisePosition(code, platform.kind, p));
+      const [listed, listedOrders] = await Promise.all([platform.listOpenPositions(), platform.listOpenOrders()]);
+      const positions = listed.map((p) => normalisePosition(code, platform.kind, p));
+      const orders = listedOrders.map((o) => normaliseOpenOrder(code, platform.kind, o));
       const result = await replacePositions(this.database, code, positions, listedAt, this.clock.now());
+      const orderResult = await replaceOpenOrders(this.database, code, orders, listedAt, this.clock.now());
+      let finishedOrders = 0;
+      if (orderResult.removed.length > 0) {
+        const finished = (await platform.getOrders(orderResult.removed.map((o) => o.ticket))).filter(
+          (o) => o.doneTime !== null,
+        );
+        if (finished.length > 0) {
+          const r = await this.ingest(
+            code,
+            finished.map((o) => normaliseRecord(code, platform.kind, o)),
+            'poll',
+          );
+          finishedOrders = r.inserted + r.changed;
+        }
+      }
       await this.touchCursor(code, { positionsSyncedAt: listedAt });
-      await this.lookAtUnknownLogins(code, new Set(positions.map((p) => p.login)));
-      return result;
+      await this.lookAtUnknownLogins(code, new Set([...positions, ...orders].map((p) => p.login)));
+      return { ...result, openOrders: orderResult.open, finishedOrders };
     } catch (err) {
       this.logger?.warn({ server: code, err: errorText(err) }, 'position sync failed');
       await this.touchCursor(code, { positionsSyncedAt: listedAt });
@@ -526,15 +563,19 @@ export class TradeSync {
 
   // --- account check -----------------------------------------------------------------------------------------------
 
-  /** Compares every open CRM account on the server with the server's own view (scenario 2: group and leverage). */
-  async checkAccounts(code: string): Promise<{ checked: number; changes: number; failed: number }> {
+  /**
+   * Compares every open CRM account on the server with the server's own view (scenario 2: group and leverage), and
+   * lists every login the manager may see so that an account the CRM does not know is found even when it has no
+   * activity (recorded once as an external change, bounded per pass).
+   */
+  async checkAccounts(code: string): Promise<{ checked: number; changes: number; failed: number; unknown: number }> {
     const started = this.clock.now();
     const rows = await this.database.db
       .select({ login: tradingAccounts.login })
       .from(tradingAccounts)
       .where(and(eq(tradingAccounts.serverCode, code), eq(tradingAccounts.status, 'open')));
     const logins = rows.map((r) => r.login).filter((l): l is number => l !== null);
-    const totals = { checked: 0, changes: 0, failed: 0 };
+    const totals = { checked: 0, changes: 0, failed: 0, unknown: 0 };
     let platform: Platform;
     try {
       platform = await this.options.platforms.platform(code);
@@ -557,6 +598,11 @@ export class TradeSync {
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.o.accountCheckConcurrency, logins.length) }, worker));
+    try {
+      totals.unknown = await this.lookAtUnknownLogins(code, new Set(await platform.listLogins()), true);
+    } catch (err) {
+      this.logger?.warn({ server: code, err: errorText(err) }, 'account check: logins could not be listed');
+    }
     await this.touchCursor(code, { accountsCheckedAt: started });
     return totals;
   }
@@ -577,20 +623,33 @@ export class TradeSync {
     return (await this.options.externalChanges.compareAccount(code, account, readAt)).length;
   }
 
-  /** Logins seen on the server that the CRM has no account for: looked at once each (bounded per pass). */
-  private async lookAtUnknownLogins(code: string, logins: Set<number>): Promise<void> {
-    if (logins.size === 0) return;
+  /**
+   * Logins seen on the server that the CRM has no account for: looked at once each (bounded per pass); returns how
+   * many were recorded. With `rethrow`, a failure is the caller's to report.
+   */
+  private async lookAtUnknownLogins(code: string, logins: Set<number>, rethrow = false): Promise<number> {
+    if (logins.size === 0 || this.o.unknownAccountsPerPass <= 0) return 0;
+    let recorded = 0;
     try {
       const unknown = await this.options.externalChanges.unknownLogins(code, logins);
-      if (unknown.length === 0) return;
+      if (unknown.length === 0) return 0;
       const platform = await this.options.platforms.platform(code);
       for (const login of unknown.slice(0, this.o.unknownAccountsPerPass)) {
-        const account = await platform.getAccount(login);
-        await this.options.externalChanges.recordUnknownAccount(code, account);
+        let account: Awaited<ReturnType<Platform['getAccount']>>;
+        try {
+          account = await platform.getAccount(login);
+        } catch (err) {
+          // Deleted, or moved out of the manager's groups, since the logins were listed: nothing to record.
+          if (err instanceof DefinitiveError) continue;
+          throw err;
+        }
+        if (await this.options.externalChanges.recordUnknownAccount(code, account)) recorded += 1;
       }
     } catch (err) {
+      if (rethrow) throw err;
       this.logger?.warn({ server: code, err: errorText(err) }, 'unknown-account check failed');
     }
+    return recorded;
   }
 
   // --- backfill ----------------------------------------------------------------------------------------------------
