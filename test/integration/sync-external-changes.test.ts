@@ -289,4 +289,31 @@ describe('scenario 2: manual changes on the server become external changes', () 
       after: { group: 'real\\standard-usd', name: 'Opened by hand', balanceMinor: 30_000 },
     });
   });
+
+  it('an account the CRM does not know is found by the account check even with no activity, and recorded once', async () => {
+    const created = (await control(t.live, 'POST', '/control/accounts', {
+      group: 'real\\standard-usd',
+      name: 'Quiet by hand',
+      leverage: 50,
+    })) as { Login: string };
+    const login = Number(created.Login);
+    // No deal, no position, no order: the history pass has nothing of it.
+    t.clock.advance(1_000);
+    expect((await t.ctx.trades.syncServer(LIVE)).status).toBe('ok');
+    expect(await changesOf(login)).toEqual([]);
+
+    const check = await t.ctx.trades.checkAccounts(LIVE);
+    expect(check.unknown).toBe(1);
+    const changes = await changesOf(login);
+    expect(changes).toHaveLength(1);
+    expect(changes[0]).toMatchObject({
+      kind: 'unknown_account',
+      status: 'open',
+      tradingAccountId: null,
+      after: { group: 'real\\standard-usd', name: 'Quiet by hand', leverage: 50, balanceMinor: 0 },
+    });
+    t.clock.advance(1_000);
+    expect((await t.ctx.trades.checkAccounts(LIVE)).unknown).toBe(0);
+    expect(await changesOf(login)).toHaveLength(1);
+  });
 });

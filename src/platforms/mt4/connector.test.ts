@@ -398,6 +398,11 @@ describe('MT4 connector against the MT4 bridge simulator', () => {
       });
       expect(Math.abs(positions[0]!.openTime.getTime() - Date.now())).toBeLessThan(2 * MINUTE);
       expect((await mt4.listOpenPositions()).map((p) => p.ticket)).toContain(String(trade.order));
+      // A market trade is not a pending order; every login the manager sees is listed, ascending.
+      expect(await mt4.listOpenOrders(trader)).toEqual([]);
+      const visible = await mt4.listLogins();
+      expect(visible).toContain(trader);
+      expect([...visible].sort((a, b) => a - b)).toEqual(visible);
       const live = await mt4.getAccount(trader);
       expect(live.margin).toBeGreaterThan(0);
       expect(live.marginLevel).toBeGreaterThan(0);
