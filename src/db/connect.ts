@@ -122,6 +122,30 @@ export interface ScriptConnection {
 /** Transactions opened by `scriptedTransaction`, and those of them that their own last script committed. */
 const scripted = new WeakSet<object>();
 const committedInScript = new WeakSet<object>();
+/** Per scripted transaction: its connection, and the writes deferred to its next round trip (`deferPrepared`). */
+const writeBehind = new WeakMap<object, { connection: ScriptConnection; pending: string[] }>();
+
+/**
+ * Runs a write whose result the caller does not need (a named prepared statement, as `preparedQuery`) in the
+ * transaction's next round trip instead of one of its own: in a `scriptedTransaction` whose connection already has
+ * the statement prepared, it is queued as `execute name(literals)` and sent first in the next statement's round trip
+ * (any query on the transaction sends the queue before itself, so statements still run in program order and a later
+ * read sees the write), or with the last script (`takeDeferred`), or with the COMMIT. Elsewhere it runs now. An
+ * error it raises then fails that later statement, and so the transaction, as it would have failed it here.
+ */
+export async function deferPrepared(executor: Executor, name: string, text: string, params: unknown[]): Promise<void> {
+  const behind = writeBehind.get(executor);
+  if (behind?.connection.hasPrepared(name)) {
+    behind.pending.push(executePrepared(name, params));
+    return;
+  }
+  await preparedQuery(executor, name, text, params);
+}
+
+/** The writes deferred on this transaction and not yet sent, in order, for a script to run first; the queue empties. */
+export function takeDeferred(executor: Executor): string[] {
+  return writeBehind.get(executor)?.pending.splice(0) ?? [];
+}
 
 /**
  * How a script run on `executor` may end its transaction: `final` (a `scriptedTransaction`: the script's `commit`
@@ -166,24 +190,37 @@ export async function scriptedTransaction<T>(
     });
   }
   const client = await pool.connect();
-  const opening =
-    typeof options.opening === 'function'
-      ? options.opening({
-          // node-postgres remembers the statements it prepared on each connection.
-          hasPrepared: (name) =>
-            (client as unknown as { connection?: { parsedStatements?: Record<string, string> } }).connection
-              ?.parsedStatements?.[name] !== undefined,
-        })
-      : options.opening;
+  const connection: ScriptConnection = {
+    // node-postgres remembers the statements it prepared on each connection.
+    hasPrepared: (name) =>
+      (client as unknown as { connection?: { parsedStatements?: Record<string, string> } }).connection
+        ?.parsedStatements?.[name] !== undefined,
+  };
+  const opening = typeof options.opening === 'function' ? options.opening(connection) : options.opening;
+  const pending: string[] = [];
+  // What the ORM and `preparedQuery` talk to: the connection, except that a query first sends the deferred writes.
+  const driver = new Proxy(client, {
+    get(target, property) {
+      if (property !== 'query') {
+        const value = Reflect.get(target, property, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      }
+      return async (...args: unknown[]) => {
+        if (pending.length > 0) await target.query(pending.splice(0).join(';\n'));
+        return (target.query as (...a: unknown[]) => unknown)(...args);
+      };
+    },
+  });
   // The ORM's own transaction object over this connection, exactly as its `transaction()` builds one.
   const session = new NodePgSession(
-    client,
+    driver,
     base.dialect as never,
     base.session.schema as never,
     base.session.options as never,
   );
   const tx = new NodePgTransaction(base.dialect as never, session, base.session.schema as never) as unknown as Tx;
   scripted.add(tx);
+  writeBehind.set(tx, { connection, pending });
   let broken: unknown = null;
   try {
     const results = (await client.query(opening ? `begin;\n${opening}` : 'begin')) as unknown as
@@ -191,7 +228,8 @@ export async function scriptedTransaction<T>(
       | pg.QueryResult[];
     const opened = Array.isArray(results) ? results.slice(1).map((r) => r.rows) : [];
     const result = await work(tx, opened);
-    if (!committedInScript.has(tx)) await client.query('commit');
+    // Deferred writes nothing sent yet go with the COMMIT.
+    if (!committedInScript.has(tx)) await client.query([...pending.splice(0), 'commit'].join(';\n'));
     return result;
   } catch (err) {
     if (!committedInScript.has(tx)) {
@@ -264,6 +302,10 @@ function literalOf(value: unknown): string {
   if (typeof value === 'boolean') return value ? 'true' : 'false';
   if (value instanceof Date) return pg.escapeLiteral(value.toISOString());
   if (typeof value === 'string') return pg.escapeLiteral(value);
+  if (Array.isArray(value) && value.every((v) => typeof v === 'string')) {
+    // A text[] parameter: the array literal, each element quoted.
+    return pg.escapeLiteral(`{${value.map((v) => `"${v.replace(/[\\"]/g, (c) => `\\${c}`)}"`).join(',')}}`);
+  }
   throw new Error(`cannot write a ${typeof value} as an SQL literal`);
 }
 

@@ -12,6 +12,7 @@ import {
   sqlLiteral as literal,
   runsScripts,
   scriptCommit,
+  takeDeferred,
 } from '../../db/connect.ts';
 import { auditEvents } from '../../db/schema.ts';
 import type { AuditEntry } from '../../operations/ports.ts';
@@ -53,7 +54,8 @@ export function deferAudits(tx: Executor, clock: Clock = systemClock): void {
  * bounds how many audited transactions per second the whole system can commit. Nothing may use the transaction
  * afterwards (what it ran would be outside the committed work). Answers false when it only appended (PGlite, a nested
  * transaction, nothing held): the wrapper commits as usual. `before`: parameterless statements of the transaction's
- * own (values as literals, results unused) that go first in the same script, before the lock is taken.
+ * own (values as literals, results unused) that go first in the same script, before the lock is taken, after the
+ * writes the transaction deferred (`deferPrepared`).
  */
 export async function flushAudits(
   tx: Executor,
@@ -61,13 +63,15 @@ export async function flushAudits(
 ): Promise<boolean> {
   const held = deferred.get(tx);
   deferred.delete(tx);
+  // The transaction's deferred writes (`deferPrepared`) go first in the same script.
+  const before = [...takeDeferred(tx), ...(options.before ?? [])];
   if (!held || held.entries.length === 0) {
     // Nothing to append: the statements still run, and the transaction commits as usual.
-    for (const statement of options.before ?? []) await tx.execute(sql.raw(statement));
+    for (const statement of before) await tx.execute(sql.raw(statement));
     return false;
   }
   const commit = options.commit === true ? scriptCommit(tx) : null;
-  await appendChained(tx, held.entries, held.clock, commit, options.before ?? []);
+  await appendChained(tx, held.entries, held.clock, commit, before);
   if (commit === 'final') committedByScript(tx);
   return commit !== null;
 }

@@ -49,7 +49,8 @@ export function fundingOperationHandlers(funding: FundingService): Record<string
         correlationId: op.reference,
       });
       if (!after) return;
-      await postMovement(tx, clock, after, 'deposit.posted', { operationId: op.id });
+      // Just moved out of approved/posting_failed under the row lock, by the one end of this operation.
+      await postMovement(tx, clock, after, 'deposit.posted', { operationId: op.id, firstTime: true });
       // A refund that arrived before the deposit reached the server is taken back now.
       if (after.refundedMinor > 0) {
         const [chargeback] = await tx

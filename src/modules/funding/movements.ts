@@ -5,7 +5,7 @@
  */
 import { getTableColumns } from 'drizzle-orm';
 import type { Clock } from '../../clock.ts';
-import { type Executor, preparedQuery, rowOf } from '../../db/connect.ts';
+import { deferPrepared, type Executor, preparedQuery, rowOf } from '../../db/connect.ts';
 import { type MoneyMovementStatus, moneyMovements, movementEvents } from '../../db/schema.ts';
 import type { AuditPort } from '../../operations/ports.ts';
 import { movementNotFound } from './errors.ts';
@@ -58,7 +58,8 @@ export interface Actor {
 /**
  * Moves a locked movement from one of `from` to `to`, with the other column changes, a timeline note and an audit
  * event. Returns null (and changes nothing) when the movement is not in one of `from`: callers decide whether that
- * is a refusal or a stale event to ignore.
+ * is a refusal or a stale event to ignore. `movement` must be the row as locked in this transaction (and as changed
+ * since by it): the movement returned is that row with the change applied.
  */
 export async function transition(
   tx: Executor,
@@ -110,14 +111,22 @@ export async function transition(
       insert into movement_events (movement_id, at, source, type, message, details, internal)
       values (${noteValues.join(', ')})
     )
-    update money_movements set ${assignments.join(', ')} where id = ${param(movement.id)} returning *`;
-  const [raw] = await preparedQuery(
+    update money_movements set ${assignments.join(', ')} where id = ${param(movement.id)}`;
+  // Nothing is read back: the row is locked and known, so what it becomes is known too, and the write can go with
+  // the transaction's next round trip (in a webhook or an operation's end, its last script).
+  await deferPrepared(
     tx,
-    `bd_movement_transition:${terminal ? 'final' : 'open'}:${set.map(([key]) => key).join(',')}`,
+    `bd_movement_set:${terminal ? 'final' : 'open'}:${set.map(([key]) => key).join(',')}`,
     text,
     params,
   );
-  const after = rowOf(moneyMovements, raw!);
+  const after: Movement = {
+    ...movement,
+    ...(Object.fromEntries(set) as Partial<Movement>),
+    status: change.to,
+    updatedAt: now,
+    ...(terminal ? { completedAt: now } : {}),
+  };
   await deps.audit.record(tx, {
     actorType: change.actor.type,
     actorId: change.actor.id,

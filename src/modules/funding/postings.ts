@@ -6,7 +6,12 @@
  */
 import type { Clock } from '../../clock.ts';
 import type { Executor } from '../../db/connect.ts';
-import { type LedgerAccountKey, type LedgerLine, postLedgerTransaction } from '../ledger/service.ts';
+import {
+  type LedgerAccountKey,
+  type LedgerLine,
+  postLedgerTransaction,
+  postNewLedgerTransaction,
+} from '../ledger/service.ts';
 import type { Movement } from './movements.ts';
 
 const pspClearing = (psp: string, currency: string): LedgerAccountKey => ({
@@ -67,7 +72,18 @@ export async function postMovement(
   clock: Clock,
   movement: Movement,
   event: PostingEvent,
-  options: { amountMinor?: number; operationId?: string; pspEventId?: string; key?: string } = {},
+  options: {
+    amountMinor?: number;
+    operationId?: string;
+    pspEventId?: string;
+    key?: string;
+    /**
+     * The step cannot have been posted before (the caller holds the movement's row lock and has just moved it out of
+     * the status this step leaves): written without being read back, so it may go with the transaction's next round
+     * trip; a step posted after all fails the transaction instead of being replayed (`postNewLedgerTransaction`).
+     */
+    firstTime?: boolean;
+  } = {},
 ): Promise<void> {
   const amount = options.amountMinor ?? movement.amountMinor;
   const cur = movement.currency;
@@ -129,20 +145,18 @@ export async function postMovement(
       break;
     }
   }
-  await postLedgerTransaction(
-    tx,
-    {
-      kind: event,
-      description: `${movement.kind} ${movement.id}: ${event}`,
-      lines: entries,
-      idempotencyKey: `${movement.id}:${event}:${options.key ?? options.operationId ?? options.pspEventId ?? ''}`,
-      correlation: {
-        movementId: movement.id,
-        ...(options.operationId ? { operationId: options.operationId } : {}),
-        ...(options.pspEventId ? { pspEventId: options.pspEventId } : {}),
-      },
-      createdBy: 'funding',
+  const posting = {
+    kind: event,
+    description: `${movement.kind} ${movement.id}: ${event}`,
+    lines: entries,
+    idempotencyKey: `${movement.id}:${event}:${options.key ?? options.operationId ?? options.pspEventId ?? ''}`,
+    correlation: {
+      movementId: movement.id,
+      ...(options.operationId ? { operationId: options.operationId } : {}),
+      ...(options.pspEventId ? { pspEventId: options.pspEventId } : {}),
     },
-    clock,
-  );
+    createdBy: 'funding',
+  };
+  if (options.firstTime) await postNewLedgerTransaction(tx, posting, clock);
+  else await postLedgerTransaction(tx, posting, clock);
 }

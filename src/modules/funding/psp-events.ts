@@ -19,7 +19,7 @@ import {
   sqlLiteral,
 } from '../../db/connect.ts';
 import { clientFlags, moneyMovements, pspEvents } from '../../db/schema.ts';
-import { enqueueOperation } from '../../operations/enqueue.ts';
+import { enqueueOperation, enqueueOperationDeferred } from '../../operations/enqueue.ts';
 import { WebhookRejected } from '../../payments/errors.ts';
 import type { PspEvent, PspPayment, PspPayout, WebhookHeaders } from '../../payments/types.ts';
 import { deferAudits, flushAudits } from '../audit/service.ts';
@@ -254,7 +254,12 @@ async function approveDeposit(
 ): Promise<Movement | null> {
   const { deps } = funding;
   if (movement.status !== 'awaiting_payment' && movement.status !== 'payment_pending') return null;
-  await postMovement(tx, deps.clock, movement, 'deposit.received', { pspEventId: eventId, key: 'received' });
+  // Under the row lock, a deposit still waiting for its payment has never been received: posted once, not read back.
+  await postMovement(tx, deps.clock, movement, 'deposit.received', {
+    pspEventId: eventId,
+    key: 'received',
+    firstTime: true,
+  });
   const account = await fundableAccount(tx, movement.tradingAccountId, { allowDemo: true }).catch(() => null);
   if (!account) {
     // The account closed while the client paid: the money waits in their client funds for staff to place or refund.
@@ -278,7 +283,7 @@ async function approveDeposit(
       actor: pspActor(movement),
     });
   }
-  const op = await enqueueOperation(tx, deps, {
+  const op = await enqueueOperationDeferred(tx, deps, {
     kind: 'balance',
     serverCode: account.serverCode,
     login: account.login,

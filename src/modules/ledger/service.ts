@@ -40,7 +40,7 @@
 import { eq, inArray, type SQL, sql } from 'drizzle-orm';
 import { PgTransaction } from 'drizzle-orm/pg-core';
 import { type Clock, systemClock } from '../../clock.ts';
-import { type Db, type Executor, preparedQuery } from '../../db/connect.ts';
+import { type Db, deferPrepared, type Executor, preparedQuery } from '../../db/connect.ts';
 import { ledgerAccounts, ledgerAccountTypes, ledgerEntries, ledgerTransactions } from '../../db/schema.ts';
 
 export type LedgerAccountType =
@@ -416,6 +416,77 @@ async function postChecked(
     })),
   );
   return { transactionId, replayed: false };
+}
+
+/** The accounts a posting names, created when missing (waiting for a concurrent creator of the same code). */
+const ENSURE_ACCOUNTS_SQL = `
+  insert into ledger_accounts (code, type, owner_id, currency, created_at)
+  select code, type, owner_id, currency, $2::timestamptz
+  from jsonb_to_recordset($1::jsonb) as w(code text, type text, owner_id text, currency text)
+  order by code
+  on conflict (code) do nothing`;
+
+/**
+ * A new ledger transaction and its entries, each entry's account looked up by its unique code (a statement after
+ * ENSURE_ACCOUNTS_SQL, so its snapshot sees them all). An account still missing leaves account_id null, which the
+ * column refuses; an idempotency key already posted violates its unique constraint: either fails the transaction.
+ */
+const POST_NEW_SQL = `
+  with t as (
+    insert into ledger_transactions (kind, description, idempotency_key, correlation, created_at, created_by)
+    values ($1, $2, $3, $4::jsonb, $5::timestamptz, $6)
+    returning id
+  )
+  insert into ledger_entries (transaction_id, account_id, currency, amount_minor, created_at)
+  select t.id, (select a.id from ledger_accounts a where a.code = l.code), l.currency, l.amount, $5::timestamptz
+  from t, jsonb_to_recordset($7::jsonb) as l(n int, code text, currency text, amount bigint)
+  order by l.n`;
+
+/**
+ * Posts a ledger transaction that cannot have been posted before: its idempotency key (required) is new because the
+ * caller holds the lock that orders its postings and checked the state that proves it (a movement's status, under its
+ * row lock). Validated here like any posting; written in two statements whose results are not read, so within a
+ * `scriptedTransaction` they go with its next round trip (`deferPrepared`). A key that was posted after all is not
+ * replayed: it fails the transaction (unique violation), as do unbalanced entries (the zero-sum check at commit).
+ */
+export async function postNewLedgerTransaction(
+  tx: Executor,
+  posting: LedgerPosting & { idempotencyKey: string },
+  clock: Clock = systemClock,
+): Promise<void> {
+  const checked = validatePosting(posting);
+  if (!(tx instanceof PgTransaction)) {
+    await (tx as Db).transaction((inner) => postNewLedgerTransaction(inner, posting, clock));
+    return;
+  }
+  const at = new Date(Math.floor(clock.now().getTime())).toISOString();
+  const accounts = new Map<string, LedgerAccountKey>();
+  for (const line of checked.lines) accounts.set(line.code, line.account);
+  await deferPrepared(tx, 'bd_ledger_accounts_ensure', ENSURE_ACCOUNTS_SQL, [
+    JSON.stringify(
+      [...accounts.keys()].sort().map((code) => {
+        const a = accounts.get(code)!;
+        return { code, type: a.type, owner_id: a.ownerId ?? null, currency: a.currency };
+      }),
+    ),
+    at,
+  ]);
+  await deferPrepared(tx, 'bd_ledger_post_new', POST_NEW_SQL, [
+    posting.kind,
+    posting.description,
+    posting.idempotencyKey,
+    JSON.stringify(posting.correlation ?? {}),
+    at,
+    posting.createdBy,
+    JSON.stringify(
+      checked.lines.map((line, i) => ({
+        n: i,
+        code: line.code,
+        currency: line.account.currency,
+        amount: line.amountMinor,
+      })),
+    ),
+  ]);
 }
 
 /** The ledger balance of one account (positive = debit; see the sign convention above). 0 for an unknown account. */
