@@ -32,7 +32,7 @@ import { type BackoffPolicy, backoffDelay, defaultBackoff } from './backoff.ts';
 import { enqueueOperation, OPERATIONS_CHANNEL } from './enqueue.ts';
 import { type ExecutionContext, type ExecutionResult, kinds, moneyPayload, type OperationSecrets } from './kinds.ts';
 import { metrics } from './metrics.ts';
-import type { OperationRow, OperationsDeps } from './ports.ts';
+import type { OperationHandler, OperationRow, OperationsDeps } from './ports.ts';
 
 export interface EngineOptions {
   workerId?: string;
@@ -595,14 +595,21 @@ export class OperationsEngine {
       this.workerId,
       OPERATIONS_CHANNEL,
     ];
-    // It goes with BEGIN, in one round trip, on a connection where it is already prepared (almost always).
-    const opening = (connection: ScriptConnection) =>
-      connection.hasPrepared(FINISH_NAME) ? executePrepared(FINISH_NAME, params) : undefined;
+    // It goes with BEGIN, in one round trip, on a connection where it is already prepared (almost always), and so
+    // does the read the receiving handler starts with, if it has one.
+    const handler = op.handler ? this.deps.handlers?.[op.handler] : undefined;
+    let handlerRead: ReturnType<NonNullable<OperationHandler['opening']>>;
+    const opening = (connection: ScriptConnection) => {
+      if (!connection.hasPrepared(FINISH_NAME)) return undefined;
+      handlerRead = handler?.opening?.(op, connection);
+      return [executePrepared(FINISH_NAME, params), ...(handlerRead ? [handlerRead.statement] : [])].join(';\n');
+    };
     await scriptedTransaction(
       this.deps.database.db,
       async (tx, opened) => {
         // Every audit event of this transaction (the receiving module's too) is appended at the end, in one go.
         this.deps.audit.hold?.(tx);
+        if (handlerRead && opened.length > 1) handlerRead.accept(tx, opened[1]!);
         const [raw] = opened.length > 0 ? opened[0]! : await preparedQuery(tx, FINISH_NAME, FINISH_SQL, params);
         if (!raw) return;
         const row = operationFromRow(raw);

@@ -3,7 +3,7 @@
  * operations, never back, so the audit and alerts modules (and the modules that receive results) plug in here.
  */
 import type { Clock } from '../clock.ts';
-import type { Executor } from '../db/connect.ts';
+import type { Executor, ScriptConnection } from '../db/connect.ts';
 import type { operations } from '../db/schema.ts';
 import type { Logger } from '../log.ts';
 import type { Platform } from '../platforms/types.ts';
@@ -54,7 +54,18 @@ export interface OperationOutcome {
 }
 
 /** A module's receiver of results, called inside the transaction that ends the operation (exactly once). */
-export type OperationHandler = (tx: Executor, outcome: OperationOutcome) => Promise<void>;
+export type OperationHandler = ((tx: Executor, outcome: OperationOutcome) => Promise<void>) & {
+  /**
+   * Optional: the read the handler starts with (e.g. locking the row the operation is for), as a parameterless
+   * statement that goes in the same round trip as the BEGIN of the transaction ending the operation, right after the
+   * statement that ends it (ScriptConnection says what is prepared on its connection; undefined: nothing to add).
+   * `accept` gets its rows in that transaction before the handler runs.
+   */
+  opening?(
+    operation: OperationRow,
+    connection: ScriptConnection,
+  ): { statement: string; accept(tx: Executor, rows: Record<string, unknown>[]): void } | undefined;
+};
 
 export interface PlatformSource {
   platform(serverCode: string): Promise<Platform>;

@@ -3,11 +3,18 @@
  * each operation (exactly once): the movement's next status, its ledger entries and its timeline note.
  */
 import { and, eq } from 'drizzle-orm';
-import type { Executor } from '../../db/connect.ts';
+import type { Executor, ScriptConnection } from '../../db/connect.ts';
 import { clientFlags } from '../../db/schema.ts';
 import type { OperationHandler, OperationOutcome, OperationRow } from '../../operations/ports.ts';
 import { parseReference } from '../../platforms/reference.ts';
-import { findLockedMovement, formatMoney, type Movement, noteMovement, transition } from './movements.ts';
+import {
+  findLockedMovement,
+  formatMoney,
+  lockInOpening,
+  type Movement,
+  noteMovement,
+  transition,
+} from './movements.ts';
 import { postMovement } from './postings.ts';
 import { reverseOnServer } from './psp-events.ts';
 import type { FundingService } from './service.ts';
@@ -321,13 +328,19 @@ export function fundingOperationHandlers(funding: FundingService): Record<string
     }
   };
 
+  // Each starts by locking the operation's movement: that lock goes with the BEGIN of the transaction ending it.
+  const lockingMovement = (handler: OperationHandler): OperationHandler =>
+    Object.assign(handler, {
+      opening: (op: OperationRow, connection: ScriptConnection) =>
+        op.correlationId ? lockInOpening(connection, op.correlationId) : undefined,
+    });
   return {
-    'funding.deposit': deposit,
-    'funding.reversal': reversal,
-    'funding.withdrawal': withdrawal,
-    'funding.withdrawal_return': withdrawalReturn,
-    'funding.credit': staffPosted('credit'),
-    'funding.adjustment': staffPosted('adjustment'),
-    'funding.transfer': transfer,
+    'funding.deposit': lockingMovement(deposit),
+    'funding.reversal': lockingMovement(reversal),
+    'funding.withdrawal': lockingMovement(withdrawal),
+    'funding.withdrawal_return': lockingMovement(withdrawalReturn),
+    'funding.credit': lockingMovement(staffPosted('credit')),
+    'funding.adjustment': lockingMovement(staffPosted('adjustment')),
+    'funding.transfer': lockingMovement(transfer),
   };
 }

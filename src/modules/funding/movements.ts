@@ -5,7 +5,14 @@
  */
 import { getTableColumns } from 'drizzle-orm';
 import type { Clock } from '../../clock.ts';
-import { deferPrepared, type Executor, preparedQuery, rowOf } from '../../db/connect.ts';
+import {
+  deferPrepared,
+  type Executor,
+  executePrepared,
+  preparedQuery,
+  rowOf,
+  type ScriptConnection,
+} from '../../db/connect.ts';
 import { type MoneyMovementStatus, moneyMovements, movementEvents } from '../../db/schema.ts';
 import type { AuditPort } from '../../operations/ports.ts';
 import { movementNotFound } from './errors.ts';
@@ -24,11 +31,46 @@ export interface TimelineNote {
   internal?: boolean;
 }
 
+const LOCK_NAME = 'bd_movement_lock';
+const LOCK_SQL = 'select * from money_movements where id = $1 for update';
+
+/** Movements a transaction's opening script already locked and read (`lockInOpening`), each until it is asked for. */
+const lockedInOpening = new WeakMap<object, Map<string, Record<string, unknown> | null>>();
+
+/**
+ * The lock-and-read of `findLockedMovement` as a statement for a transaction's opening script (it then goes with
+ * BEGIN), on a connection where it is prepared (else undefined: it is made when asked for); `accept` hands its rows
+ * to the transaction, where the next `findLockedMovement` of that id takes them instead of asking again.
+ */
+export function lockInOpening(
+  connection: ScriptConnection,
+  id: string,
+): { statement: string; accept(tx: Executor, rows: Record<string, unknown>[]): void } | undefined {
+  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) return undefined;
+  if (!connection.hasPrepared(LOCK_NAME)) return undefined;
+  return {
+    statement: executePrepared(LOCK_NAME, [id]),
+    accept(tx, rows) {
+      let locked = lockedInOpening.get(tx);
+      if (!locked) {
+        locked = new Map();
+        lockedInOpening.set(tx, locked);
+      }
+      locked.set(id, rows[0] ?? null);
+    },
+  };
+}
+
 /** Locks a movement (FOR UPDATE) and reads it; null when there is none. One prepared statement (a hot path). */
 export async function findLockedMovement(tx: Executor, id: string): Promise<Movement | null> {
-  const [raw] = await preparedQuery(tx, 'bd_movement_lock', 'select * from money_movements where id = $1 for update', [
-    id,
-  ]);
+  // Locked and read by the transaction's opening script, and nothing since then in it has changed the row.
+  const opened = lockedInOpening.get(tx);
+  if (opened?.has(id)) {
+    const raw = opened.get(id)!;
+    opened.delete(id);
+    return raw ? rowOf(moneyMovements, raw) : null;
+  }
+  const [raw] = await preparedQuery(tx, LOCK_NAME, LOCK_SQL, [id]);
   return raw ? rowOf(moneyMovements, raw) : null;
 }
 

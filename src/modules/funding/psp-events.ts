@@ -23,9 +23,16 @@ import { enqueueOperation, enqueueOperationDeferred } from '../../operations/enq
 import { WebhookRejected } from '../../payments/errors.ts';
 import type { PspEvent, PspPayment, PspPayout, WebhookHeaders } from '../../payments/types.ts';
 import { deferAudits, flushAudits } from '../audit/service.ts';
-import { fundableAccount } from './accounts.ts';
+import { accountInOpening, fundableAccount, prepareAccountInOpening } from './accounts.ts';
 import { FundingError } from './errors.ts';
-import { findLockedMovement, formatMoney, type Movement, noteMovement, transition } from './movements.ts';
+import {
+  findLockedMovement,
+  formatMoney,
+  lockInOpening,
+  type Movement,
+  noteMovement,
+  transition,
+} from './movements.ts';
 import { postMovement } from './postings.ts';
 import type { FundingService } from './service.ts';
 
@@ -85,14 +92,22 @@ export async function receivePspWebhook(
     event.occurredAt.toISOString(),
     deps.clock.now().toISOString(),
   ];
-  // Storing the event goes with BEGIN, in one round trip, on a connection where it is prepared (almost always).
-  const opening = (connection: ScriptConnection) =>
-    connection.hasPrepared(STORE_EVENT_NAME) ? executePrepared(STORE_EVENT_NAME, storeParams) : undefined;
+  // Storing the event goes with BEGIN, in one round trip, on a connection where it is prepared (almost always), and
+  // so do the lock and read of the movement it names and the read of that movement's trading account.
+  let reads: { statement: string; accept(tx: Executor, rows: Record<string, unknown>[]): void }[] = [];
+  const opening = (connection: ScriptConnection) => {
+    if (!connection.hasPrepared(STORE_EVENT_NAME)) return undefined;
+    const movement = isUuid(reference) ? lockInOpening(connection, reference) : undefined;
+    const account = movement ? accountInOpening(connection, reference) : undefined;
+    reads = [movement, account].filter((r) => r !== undefined);
+    return [executePrepared(STORE_EVENT_NAME, storeParams), ...reads.map((r) => r.statement)].join(';\n');
+  };
   return scriptedTransaction(
     deps.database.db,
     async (tx, opened) => {
       // The audit events of this webhook are appended last, so the chain lock is held only for them and the commit.
       deferAudits(tx, deps.clock);
+      if (opened.length > 0) for (const [i, read] of reads.entries()) read.accept(tx, opened[i + 1] ?? []);
       const [stored] = (opened[0] ?? (await preparedQuery(tx, STORE_EVENT_NAME, STORE_EVENT_SQL, storeParams))) as {
         id: string | number;
       }[];
@@ -112,6 +127,8 @@ export async function receivePspWebhook(
         return { outcome: 'replayed' as const, eventId: event.eventId, movementId: earlier?.movementId ?? null };
       }
       const movement = isUuid(reference) ? await findLockedMovement(tx, reference) : null;
+      // Not read with BEGIN (its statement is not yet prepared on this connection): read, and prepared, now.
+      if (movement && reads.length < 2) await prepareAccountInOpening(tx, movement.id);
       const expectedKind = event.payment ? 'deposit' : 'withdrawal';
       if (!movement || movement.kind !== expectedKind || movement.psp !== deps.psp!.name) {
         // Rolls the stored event back with the transaction: an unknown payment is refused, not remembered.
