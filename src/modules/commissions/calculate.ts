@@ -1,5 +1,6 @@
 /**
  * Commission calculation, set-based: each batch is one database transaction over a range of `trade_records` ids
+ * (up to the highest settled id, and above the share's watermark unless corrected: see settledHighId, watermarks)
  * that (1) reverses the lines of trades a dealer corrected since (their `version` went up), (2) writes the level-0
  * line of every closing record not yet commissioned at its current version, (3) writes the override lines of each
  * master IB above, and (4) posts the ledger accrual of everything it wrote (broker_revenue debit, ib_payable credit
@@ -147,16 +148,57 @@ interface SymbolBase {
  * Every symbol of the closing records, with its base (normalised in TypeScript, the one implementation; a few
  * hundred names). A symbol first seen after this read waits for the next run (its trades are not joined yet).
  */
-async function symbolBases(db: Executor): Promise<SymbolBase[]> {
+async function symbolBases(db: Executor, after: number, upTo: number): Promise<SymbolBase[]> {
   return rowsOf<{ symbol: string }>(
     await db.execute(sql`
-      select distinct coalesce(symbol, '') as symbol from trade_records r where ${sql.raw(CLOSING_RECORD_SQL)}`),
+      select distinct coalesce(symbol, '') as symbol from trade_records r
+      where ${sql.raw(CLOSING_RECORD_SQL)} and r.id <= ${upTo} and (r.id > ${after} or r.version > 1)`),
   ).map((r) => ({ symbol: r.symbol, base: normaliseSymbol(r.symbol) }));
+}
+
+/**
+ * The highest trade-record id below which every id is settled: the SHARE lock waits for the transactions writing
+ * `trade_records` now (an id is taken inside an INSERT, under the ROW EXCLUSIVE lock this conflicts with) and keeps
+ * new writers out only while the maximum is read. A run computes only up to it, so no record with a smaller id can
+ * become visible after the run passed it.
+ */
+async function settledHighId(database: Database): Promise<number | null> {
+  return database.db.transaction(async (tx) => {
+    await tx.execute(sql.raw('lock table trade_records in share mode'));
+    const [row] = rowsOf<{ hi: string | null }>(await tx.execute(sql`select max(id)::text as hi from trade_records`));
+    return row?.hi == null ? null : Number(row.hi);
+  });
+}
+
+/**
+ * Per share, the trade-record id up to which a run has already been through every record of the share's partners
+ * (the watermark): the largest trade_record_id of a line of the share (a line names its client's partner as
+ * source). A share's batches go through the ids in ascending ranges, one at a time, only up to a settled id, so that
+ * line's batch and the ones before it in its run had seen every record of the share at or below it. Records at or
+ * below it are looked at again only when corrected (version > 1). Derived from the newest lines (a backward scan of
+ * commission_lines_trade_idx, bounded); 0 (look at everything) for a share without a line among them.
+ */
+async function watermarks(db: Executor, of: number): Promise<number[]> {
+  const rows = rowsOf<{ share: number; w: string | null }>(
+    await db.execute(sql`
+      with sh as (
+        select id, ((row_number() over (order by created_at, id)) % ${of})::int as share from partners
+      ),
+      newest as (
+        select trade_record_id, source_partner_id from commission_lines order by trade_record_id desc limit 20000
+      )
+      select sh.share, max(n.trade_record_id)::text as w
+      from newest n join sh on sh.id = n.source_partner_id
+      group by sh.share`),
+  );
+  return Array.from({ length: of }, (_, i) => Number(rows.find((r) => Number(r.share) === i)?.w ?? 0));
 }
 
 interface Share {
   index: number;
   of: number;
+  /** The share's watermark: records up to it are looked at only when corrected. */
+  doneUpTo: number;
 }
 
 async function createWorkTables(tx: Executor, data: PlanData, symbols: SymbolBase[], share: Share): Promise<void> {
@@ -288,8 +330,8 @@ async function newLines(
     join clients c on c.id = ta.client_id
     ${share.of > 1 ? sql`join cm_share sh on sh.partner_id = c.partner_id and sh.share = ${share.index}` : sql``}
     join cm_symbol s on s.symbol = coalesce(r.symbol, '')
-    where r.id >= ${lo} and r.id < ${hi} and ${sql.raw(CLOSING_RECORD_SQL)}
-      and r.volume is not null and c.partner_id is not null
+    where r.id >= ${lo} and r.id < ${hi} and (r.id > ${share.doneUpTo} or r.version > 1)
+      and ${sql.raw(CLOSING_RECORD_SQL)} and r.volume is not null and c.partner_id is not null
       -- Only real money earns commission: trades on demo servers never do, except the go-live rehearsal's client
       -- (flagged), whose demo trade proves the commission pipeline before launch.
       and (sv.environment = 'live' or exists (
@@ -338,6 +380,7 @@ async function newLines(
       select priced.*,
              (coalesce(rate, 0) * counted * 0.0001 + coalesce(revenue, 0) * coalesce(pct, 0) * 0.01)::numeric as x
       from priced
+      offset 0 -- a fence: x is computed once per row, not once per use in the rounding below
     )
     select id, version, partner_id, time, base, grp, counted, plan_id, version_id, tier_before, rate, revenue, pct,
            ${sql.raw(halfEven('x'))} as amount, coalesce(plan_cur, acc_cur) as cur
@@ -376,6 +419,7 @@ async function newLines(
                (coalesce(rate, 0) * counted * 0.0001
                  + case when pct is null then 0 else direct_amount * pct * 0.01 end)::numeric as x
         from over
+        offset 0 -- computed once per row (see above)
       ),
       ins as (
         insert into commission_lines (${sql.raw(LINE_COLUMNS)})
@@ -438,6 +482,8 @@ async function runBatch(
   return deps.database.db.transaction(async (tx) => {
     // One batch per share at a time: a partner's lines are written in trade order by one transaction at a time.
     await tx.execute(sql`select pg_advisory_xact_lock(${LOCK_KEY}, ${share.index})`);
+    // Sorts of a batch (the tier window, the overrides in trade order) fit in memory instead of spilling to disk.
+    await tx.execute(sql.raw(`set local work_mem = '256MB'`));
     // The plans as of now, under the lock: a version or assignment is written only while no batch runs.
     const data = await loadPlanData(tx);
     const startedAt = deps.clock.now();
@@ -475,18 +521,28 @@ export async function calculateCommissions(
 ): Promise<CalculationResult> {
   const started = performance.now();
   const chunk = options.chunkSize ?? 500_000;
-  const [range] = rowsOf<{ lo: string | null; hi: string | null }>(
-    await deps.database.db.execute(sql`select min(id)::text as lo, max(id)::text as hi from trade_records`),
+  const [range] = rowsOf<{ lo: string | null }>(
+    await deps.database.db.execute(sql`select min(id)::text as lo from trade_records`),
   );
   const result: CalculationResult = { batches: 0, lines: 0, reversals: 0, totals: {}, durationMs: 0 };
-  if (range?.lo != null && range.hi != null) {
+  const hi = await settledHighId(deps.database);
+  if (range?.lo != null && hi !== null) {
     const totals = new Map<string, bigint>();
     const of = deps.database.kind === 'pglite' ? 1 : SHARES;
-    const symbols = await symbolBases(deps.database.db);
+    const marks = await watermarks(deps.database.db, of);
+    const symbols = await symbolBases(deps.database.db, Math.min(...marks), hi);
     await Promise.all(
       Array.from({ length: of }, async (_, index) => {
-        for (let lo = Number(range.lo); lo <= Number(range.hi); lo += chunk) {
-          const done = await runBatch(deps, symbols, lo, lo + chunk, { index, of }, options.triggeredBy ?? 'system');
+        for (let lo = Number(range.lo); lo <= hi; lo += chunk) {
+          const share = { index, of, doneUpTo: marks[index]! };
+          const done = await runBatch(
+            deps,
+            symbols,
+            lo,
+            Math.min(lo + chunk, hi + 1),
+            share,
+            options.triggeredBy ?? 'system',
+          );
           if (!done) continue;
           result.batches += 1;
           result.lines += done.lines;
