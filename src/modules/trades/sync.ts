@@ -101,6 +101,12 @@ export interface TradeSyncOptions {
   env?: NodeJS.ProcessEnv;
   /** At most this many unknown logins are looked up on the server per pass. Default 200. */
   unknownAccountsPerPass?: number;
+  /**
+   * Passes also list finished orders (MT5 history orders, MT4 deleted pending orders). Default true. Orders are about
+   * as many as deals, so a pass without them lists and stores about half as much; open orders are snapshotted with
+   * positions either way.
+   */
+  historyOrders?: boolean;
 }
 
 export interface PassResult extends IngestResult {
@@ -417,7 +423,7 @@ export class TradeSync {
       inFlight.add(p);
       void p.finally(() => inFlight.delete(p));
     };
-    for await (const record of platform.listHistory({ from, to, orders: true })) {
+    for await (const record of platform.listHistory({ from, to, orders: this.options.historyOrders !== false })) {
       if (failure) break;
       batch.push(normaliseRecord(code, platform.kind, record));
       logins.add(record.login);

@@ -370,25 +370,44 @@ export class Mt5Connector implements Platform {
     };
   }
 
-  private async *dealsOf(login: number, from: Date, to: Date): AsyncGenerator<HistoryRecord> {
-    const digits = (await this.groupOfLogin(login)).currencyDigits;
+  /**
+   * The pages of a windowed list (`/api/deal/…`, `/api/history/…`) of one account. `counted`: ask `get_total` first
+   * (one round trip more, and the count bounds the walk); otherwise pages are read until one comes back short, which
+   * for most accounts (under 100 records in a window) is a single request: what a walk over every account does.
+   */
+  private async *pagesOf(
+    base: '/api/deal' | '/api/history',
+    login: number,
+    from: Date,
+    to: Date,
+    counted: boolean,
+  ): AsyncGenerator<Obj[]> {
     const window = {
       login,
       from: utcToServerSeconds(from, this.config.timeZone),
       to: utcToServerSeconds(to, this.config.timeZone),
     };
-    const total = num(await this.object({ path: '/api/deal/get_total', params: window, write: false }), 'total');
+    const total = counted
+      ? num(await this.object({ path: `${base}/get_total`, params: window, write: false }), 'total')
+      : Number.POSITIVE_INFINITY;
     for (let offset = 0; offset < total; offset += PAGE) {
       const page = await this.list({
-        path: '/api/deal/get_page',
+        path: `${base}/get_page`,
         params: { ...window, offset, total: PAGE },
         write: false,
       });
+      yield page;
+      if (page.length === 0 || (!counted && page.length < PAGE)) break;
+    }
+  }
+
+  private async *dealsOf(login: number, from: Date, to: Date, counted = true): AsyncGenerator<HistoryRecord> {
+    const digits = (await this.groupOfLogin(login)).currencyDigits;
+    for await (const page of this.pagesOf('/api/deal', login, from, to, counted)) {
       for (const deal of page) {
         const record = this.toRecord(deal, digits);
         if (record) yield record;
       }
-      if (page.length === 0) break;
     }
   }
 
@@ -443,28 +462,16 @@ export class Mt5Connector implements Platform {
   }
 
   /** One account's history orders (filled, canceled, expired, rejected) in a window, page by page. */
-  private async *historyOrdersOf(login: number, from: Date, to: Date): AsyncGenerator<TradeOrder> {
-    const window = {
-      login,
-      from: utcToServerSeconds(from, this.config.timeZone),
-      to: utcToServerSeconds(to, this.config.timeZone),
-    };
-    const total = num(await this.object({ path: '/api/history/get_total', params: window, write: false }), 'total');
-    for (let offset = 0; offset < total; offset += PAGE) {
-      const page = await this.list({
-        path: '/api/history/get_page',
-        params: { ...window, offset, total: PAGE },
-        write: false,
-      });
+  private async *historyOrdersOf(login: number, from: Date, to: Date, counted = true): AsyncGenerator<TradeOrder> {
+    for await (const page of this.pagesOf('/api/history', login, from, to, counted)) {
       for (const o of page) yield this.toOrder(o);
-      if (page.length === 0) break;
     }
   }
 
-  /** Deals, then (when asked) history orders of one account. */
-  private async *accountHistory(login: number, query: HistoryQuery): AsyncGenerator<HistoryRecord> {
-    yield* this.dealsOf(login, query.from, query.to);
-    if (query.orders) yield* this.historyOrdersOf(login, query.from, query.to);
+  /** Deals, then (when asked) history orders of one account; `counted` as in `pagesOf`. */
+  private async *accountHistory(login: number, query: HistoryQuery, counted: boolean): AsyncGenerator<HistoryRecord> {
+    yield* this.dealsOf(login, query.from, query.to, counted);
+    if (query.orders) yield* this.historyOrdersOf(login, query.from, query.to, counted);
   }
 
   async listOpenOrders(login?: number): Promise<TradeOrder[]> {
@@ -513,18 +520,19 @@ export class Mt5Connector implements Platform {
   }
 
   /**
-   * Every deal and balance record in the window. Without a login, the server's accounts are listed several at a
-   * time (two per session, so each connection has the next request queued while a reply is read): one account's
-   * pages follow one another, the accounts' records interleave.
+   * Every deal and balance record in the window (and, with `orders`, every history order after each account's
+   * deals). Without a login, the server's accounts are listed several at a time (two per session, so each connection
+   * has the next request queued while a reply is read): one account's pages follow one another, the accounts'
+   * records interleave; pages are read without asking the total first (most accounts fit in one page).
    */
   async *listHistory(query: HistoryQuery): AsyncIterable<HistoryRecord> {
     if (query.login !== undefined) {
-      yield* this.accountHistory(query.login, query);
+      yield* this.accountHistory(query.login, query, true);
       return;
     }
     const logins = await this.allLogins();
     yield* mergeListings(logins, this.sessions.length * LISTINGS_PER_SESSION, (login) =>
-      this.accountHistory(login, query),
+      this.accountHistory(login, query, false),
     );
   }
 
