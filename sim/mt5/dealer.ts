@@ -69,6 +69,16 @@ const balanceBody = z
   })
   .strict();
 
+const dealUpdateBody = z
+  .object({
+    deal: z.number().int().positive(),
+    amount: z
+      .number()
+      .refine((n) => n !== 0, 'amount must not be zero')
+      .optional(),
+    comment: z.string().optional(),
+  })
+  .strict();
 const moveBody = z.object({ login, group: z.string().min(1) }).strict();
 const rightsBody = z
   .object({ login, enabled: z.boolean().optional(), trading: z.boolean().optional(), readOnly: z.boolean().optional() })
@@ -207,6 +217,18 @@ export function registerDealerRoutes(app: FastifyInstance, deps: DealerDependenc
         comment: body.comment,
         checkMargin: body.checkMargin,
         dealer: DEALER_CONSOLE_LOGIN,
+      }),
+    );
+    return { deal: wire.deal(deal) };
+  });
+
+  // A dealer edits a balance deal already posted (its amount or comment): the server's history changes under the CRM.
+  app.post('/control/dealer/deal/update', async (request) => {
+    const body = parseBody(dealUpdateBody, request.body);
+    const deal = serverAction(() =>
+      engine.updateBalanceDeal(body.deal, {
+        ...(body.amount === undefined ? {} : { amount: body.amount }),
+        ...(body.comment === undefined ? {} : { comment: body.comment }),
       }),
     );
     return { deal: wire.deal(deal) };

@@ -60,6 +60,16 @@ export class Mt5State {
     return deal;
   }
 
+  /** Replaces a deal edited by a dealer (same ticket and login). */
+  replaceDeal(deal: DealRecord): DealRecord {
+    this.deals.put(deal.deal, deal);
+    const list = this.dealsByLogin.get(deal.login) ?? [];
+    const at = list.findIndex((d) => d.deal === deal.deal);
+    if (at >= 0) list[at] = deal;
+    else this.indexDeal(deal);
+    return deal;
+  }
+
   /** A login's deals, oldest first (by time, then ticket: a skewed clock can make times go backwards). */
   dealsOf(login: number): DealRecord[] {
     const list = this.dealsByLogin.get(login) ?? [];

@@ -189,6 +189,34 @@ export class TradingEngine {
     return deal;
   }
 
+  /**
+   * A dealer edits a balance deal (DealUpdate): its amount and/or comment. The account's balance (or credit) moves by
+   * the difference at once, as after the dealer's balance fix.
+   */
+  updateBalanceDeal(ticket: number, change: { amount?: number; comment?: string }): DealRecord {
+    const deal = this.state.deals.get(ticket) ?? fail(Retcode.ERR_NOTFOUND, `no deal ${ticket}`);
+    if (!(BALANCE_TYPES as readonly number[]).includes(deal.action)) {
+      fail(Retcode.ERR_PARAMS, `deal ${ticket} is not a balance deal`);
+    }
+    const user = this.state.users.get(deal.login) ?? fail(Retcode.ERR_NOTFOUND, `no account ${deal.login}`);
+    const digits = this.groupOf(user).currencyDigits;
+    const amount = change.amount === undefined ? deal.profit : roundTo(change.amount, digits);
+    if (amount === 0) fail(Retcode.ERR_PARAMS, `amount rounds to zero at ${digits} digits`);
+    const difference = roundTo(amount - deal.profit, digits);
+    const isCredit = deal.action === DealAction.CREDIT;
+    const updated = this.state.replaceDeal({
+      ...deal,
+      profit: amount,
+      comment: change.comment === undefined ? deal.comment : cutComment(change.comment),
+    });
+    this.state.putUser({
+      ...user,
+      balance: isCredit ? user.balance : roundTo(user.balance + difference, digits),
+      credit: isCredit ? roundTo(user.credit + difference, digits) : user.credit,
+    });
+    return updated;
+  }
+
   /** Margin a new position of this size would take, in the account currency (unrounded). */
   marginRequired(user: UserRecord, symbol: string, action: 0 | 1, volume: number): number {
     const group = this.groupOf(user);

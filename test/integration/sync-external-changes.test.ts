@@ -181,6 +181,58 @@ describe('scenario 2: manual changes on the server become external changes', () 
     ).toBe(5_000);
   });
 
+  it('a dealer who edits their own correction: the difference is an external change and reaches the ledger once', async () => {
+    const { accountId, login } = await fundedAccount(10_000);
+    const { deal } = (await control(t.live, 'POST', '/control/dealer/balance', {
+      login,
+      amount: 30,
+      type: 'correction',
+      comment: 'fee refund',
+    })) as { deal: { Deal: string } };
+    t.clock.advance(1_000);
+    expect((await t.ctx.trades.syncServer(LIVE)).status).toBe('ok');
+    const trading = { type: 'trading_account' as const, ownerId: accountId, currency: 'USD' };
+    expect(await clientVisibleBalance(t.database.db, trading)).toBe(13_000);
+    const externalBefore = await ledgerBalance(t.database.db, {
+      type: 'external_adjustments',
+      ownerId: LIVE,
+      currency: 'USD',
+    });
+
+    // The dealer meant 12.50, not 30: the same deal is edited on the server.
+    await control(t.live, 'POST', '/control/dealer/deal/update', { deal: Number(deal.Deal), amount: 12.5 });
+    expect(await serverBalance(login)).toBe(11_250);
+    t.clock.advance(1_000);
+    const pass = await t.ctx.trades.syncServer(LIVE);
+    expect(pass).toMatchObject({ status: 'ok', changed: 1 });
+
+    const changes = (await changesOf(login)).sort((a, b) => a.detectedAt.getTime() - b.detectedAt.getTime());
+    expect(changes.map((c) => [c.kind, c.amountMinor, c.naturalKey])).toEqual([
+      ['balance_record', 3_000, `balance_record:${LIVE}:${deal.Deal}`],
+      ['balance_record', -1_750, `balance_record:${LIVE}:${deal.Deal}:v2`],
+    ]);
+    expect(changes[1]).toMatchObject({
+      status: 'open',
+      tradingAccountId: accountId,
+      before: { amountMinor: 3_000 },
+      after: { amountMinor: 1_250 },
+      details: { originalChangeId: changes[0]!.id },
+    });
+    expect(changes[1]!.ledgerTransactionId).toBeTruthy();
+    // Ledger = server again; external adjustments took the difference.
+    expect(await clientVisibleBalance(t.database.db, trading)).toBe(await serverBalance(login));
+    expect(await ledgerBalance(t.database.db, { type: 'external_adjustments', ownerId: LIVE, currency: 'USD' })).toBe(
+      externalBefore - 1_750,
+    );
+
+    // Seen again: nothing more.
+    t.clock.advance(1_000);
+    expect(await t.ctx.trades.syncServer(LIVE)).toMatchObject({ status: 'ok', changed: 0 });
+    expect(await changesOf(login)).toHaveLength(2);
+    expect(await clientVisibleBalance(t.database.db, trading)).toBe(11_250);
+    await expectLedgerBalanced(t.database.db);
+  });
+
   it('a group move and a leverage change by the dealer are recorded once and brought into the CRM', async () => {
     const { accountId, login } = await fundedAccount(1_000);
     await control(t.live, 'POST', '/control/dealer/move', { login, group: 'real\\restricted-usd' });

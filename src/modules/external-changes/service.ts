@@ -10,6 +10,8 @@
  *   moves the amount between `external_adjustments:<server>:<CUR>` and the account's `trading_account` (or
  *   `trading_credit` for credit), idempotency key `external_change:<server>:<ticket>`, so the account's ledger balance
  *   equals the server's again. A record carrying a reference is the CRM's own and never becomes an external change.
+ *   When the server later changes such a record (another amount or kind), the difference is an external change of its
+ *   own, key `balance_record:<server>:<ticket>:v<version>`, posted the same way.
  * - **A group, leverage or trading-permission change** (`group_change`, `leverage_change`, `trading_change`): the
  *   server's account differs from the CRM's `trading_accounts` row while no CRM operation on that account is open or
  *   just finished. The row is brought to the server's truth at once (the server is where the account lives: keeping a
@@ -182,6 +184,108 @@ export class ExternalChangeService {
         .where(eq(externalChanges.id, created.id))
         .returning();
       change = updated ?? change;
+    }
+    await this.announce(tx, change, 'warning');
+    return change;
+  }
+
+  /**
+   * A balance record without a reference that the server changed after it was stored (a dealer edited their own
+   * correction: another amount, or a balance record turned into a credit). The difference is recorded as an external
+   * change of its own (key `balance_record:<server>:<ticket>:v<version>`, amount = new − old, linked to the first
+   * one in `details`) and, when the CRM knows the account, posted to the ledger (idempotency key
+   * `external_change:<server>:<ticket>:v<version>`), so the account's ledger balance follows the server again.
+   * A record that carries, or carried, a reference is the CRM's business (reconciliation), not this module's.
+   * Call it in the transaction that stored the new version. Returns the change only when this call created it.
+   */
+  async recordBalanceRecordChange(
+    tx: Executor,
+    before: { amountMinor: number | null; balanceKind: string | null; reference: string | null; comment: string },
+    after: NormalisedRecord,
+    version: number,
+  ): Promise<ExternalChange | null> {
+    if (after.recordType !== 'balance' || after.reference !== null || before.reference !== null) return null;
+    if (parseReference(after.comment) !== null || parseReference(before.comment) !== null) return null;
+    const oldAmount = before.amountMinor ?? 0;
+    const newAmount = after.amountMinor ?? 0;
+    const oldKind = before.balanceKind ?? after.balanceKind;
+    if (oldAmount === newAmount && oldKind === after.balanceKind) return null;
+    const account = await this.accountOf(tx, after.serverCode, after.login);
+    const [original] = await tx
+      .select({ id: externalChanges.id })
+      .from(externalChanges)
+      .where(eq(externalChanges.naturalKey, `balance_record:${after.serverCode}:${after.ticket}`));
+    const difference = newAmount - oldAmount;
+    const [created] = await tx
+      .insert(externalChanges)
+      .values({
+        naturalKey: `balance_record:${after.serverCode}:${after.ticket}:v${version}`,
+        kind: 'balance_record',
+        serverCode: after.serverCode,
+        login: after.login,
+        tradingAccountId: account?.id ?? null,
+        clientId: account?.clientId ?? null,
+        ticket: after.ticket,
+        recordKind: after.balanceKind,
+        amountMinor: difference,
+        currency: account?.currency ?? null,
+        comment: after.comment,
+        before: { kind: oldKind, amountMinor: oldAmount, comment: before.comment },
+        after: { kind: after.balanceKind, amountMinor: newAmount, comment: after.comment },
+        details: {
+          note: `the record was changed on the server (version ${version})`,
+          originalChangeId: original?.id ?? null,
+          ...(account ? {} : { ledger: 'the CRM does not know this account: nothing was posted to the ledger' }),
+        },
+        occurredAt: after.time,
+        detectedAt: this.clock.now(),
+        status: 'open',
+      })
+      .onConflictDoNothing({ target: externalChanges.naturalKey })
+      .returning();
+    if (!created) return null;
+    let change = created;
+    if (account) {
+      const sideOf = (kind: string | null): LedgerAccountKey => ({
+        type: kind === 'credit' ? 'trading_credit' : 'trading_account',
+        ownerId: account.id,
+        currency: account.currency,
+      });
+      // The old amount comes back off its side, the new one goes on its side; external adjustments take the
+      // difference (the lines sum to zero). Same side: one line of the difference.
+      const lines: { account: LedgerAccountKey; amountMinor: number }[] = [
+        {
+          account: { type: 'external_adjustments', ownerId: after.serverCode, currency: account.currency },
+          amountMinor: difference,
+        },
+      ];
+      if (sideOf(oldKind).type === sideOf(after.balanceKind).type) {
+        lines.push({ account: sideOf(oldKind), amountMinor: -difference });
+      } else {
+        lines.push({ account: sideOf(oldKind), amountMinor: oldAmount });
+        lines.push({ account: sideOf(after.balanceKind), amountMinor: -newAmount });
+      }
+      const nonZero = lines.filter((l) => l.amountMinor !== 0);
+      if (nonZero.length >= 2) {
+        const { transactionId } = await postLedgerTransaction(
+          tx,
+          {
+            kind: 'external_change',
+            description: `${after.balanceKind} ticket ${after.ticket} (login ${after.login}) changed on ${after.serverCode} without the CRM: ${oldKind} ${oldAmount} → ${after.balanceKind} ${newAmount}`,
+            lines: nonZero,
+            idempotencyKey: `external_change:${after.serverCode}:${after.ticket}:v${version}`,
+            correlation: { externalChangeId: created.id, serverCode: after.serverCode, ticket: after.ticket },
+            createdBy: 'external-changes',
+          },
+          this.clock,
+        );
+        const [updated] = await tx
+          .update(externalChanges)
+          .set({ ledgerTransactionId: transactionId })
+          .where(eq(externalChanges.id, created.id))
+          .returning();
+        change = updated ?? change;
+      }
     }
     await this.announce(tx, change, 'warning');
     return change;

@@ -15,6 +15,7 @@ import {
   type NormalisedOpenOrder,
   type NormalisedPosition,
   type NormalisedRecord,
+  type TradeRecordRow,
   type TradeRecordSource,
 } from './records.ts';
 
@@ -32,6 +33,13 @@ export interface IngestDeps {
   audit: AuditPort;
   /** Called in the storing transaction for each balance record stored for the first time. */
   onNewBalanceRecord?: (tx: Executor, record: NormalisedRecord) => Promise<unknown>;
+  /** Called in the storing transaction for each balance record whose content changed (with the stored values). */
+  onChangedBalanceRecord?: (
+    tx: Executor,
+    before: TradeRecordRow,
+    after: NormalisedRecord,
+    version: number,
+  ) => Promise<unknown>;
 }
 
 /** Rows per INSERT statement. */
@@ -215,6 +223,9 @@ async function updateChanged(tx: Executor, deps: IngestDeps, r: NormalisedRecord
     after: { version: row.version + 1, ...after },
     correlationId: `${r.serverCode}:${r.login}`,
   });
+  if (r.recordType === 'balance' && deps.onChangedBalanceRecord) {
+    await deps.onChangedBalanceRecord(tx, row, r, row.version + 1);
+  }
   return true;
 }
 

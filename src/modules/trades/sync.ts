@@ -447,6 +447,8 @@ export class TradeSync {
         clock: this.clock,
         audit: this.options.audit,
         onNewBalanceRecord: (tx, record) => this.options.externalChanges.recordBalanceRecord(tx, record),
+        onChangedBalanceRecord: (tx, before, after, version) =>
+          this.options.externalChanges.recordBalanceRecordChange(tx, before, after, version),
       },
       code,
       records,
