@@ -42,6 +42,43 @@ export interface ConnectOptions {
   maxConnections?: number;
 }
 
+/** Statements every pooled PostgreSQL connection prepares with SQL PREPARE (`prepareOnEveryConnection`). */
+const everyConnection = new Map<string, string>();
+/** Per connection: the statements of `everyConnection` it has prepared, and how often preparing each failed. */
+const preparedBySql = new WeakMap<object, { done: Set<string>; sent: Set<string>; failed: Map<string, number> }>();
+
+/**
+ * Has every pooled PostgreSQL connection prepare `text` as `name` (SQL PREPARE; parameter types in `text` casts or
+ * inferred), before the first use of it that needs it: a script may then `execute name(…)` it (`executePrepared`,
+ * when `ScriptConnection.hasPrepared` says so) instead of sending, parsing and planning the statement each time. A
+ * connection where preparing fails (its tables not yet migrated) tries again on later uses, a few times. Call it at
+ * module load, before connecting.
+ */
+export function prepareOnEveryConnection(name: string, text: string): void {
+  everyConnection.set(name, text);
+}
+
+function prepareStatements(client: pg.PoolClient): void {
+  let state = preparedBySql.get(client);
+  if (!state) {
+    state = { done: new Set(), sent: new Set(), failed: new Map() };
+    preparedBySql.set(client, state);
+  }
+  const { done, sent, failed } = state;
+  for (const [name, text] of everyConnection) {
+    if (sent.has(name) || (failed.get(name) ?? 0) >= 3) continue;
+    // Queued before whatever the connection was taken for; usable (`done`) once it has succeeded.
+    sent.add(name);
+    client.query(`prepare ${pg.escapeIdentifier(name)} as ${text}`).then(
+      () => done.add(name),
+      () => {
+        sent.delete(name);
+        failed.set(name, (failed.get(name) ?? 0) + 1);
+      },
+    );
+  }
+}
+
 export async function connect(options: ConnectOptions): Promise<Database> {
   if (options.databaseUrl) {
     const pool = new pg.Pool({
@@ -50,6 +87,9 @@ export async function connect(options: ConnectOptions): Promise<Database> {
     });
     // A dropped idle connection must not crash the process; the pool replaces it on next use.
     pool.on('error', () => {});
+    pool.on('acquire', (client) => {
+      if (everyConnection.size > 0) prepareStatements(client);
+    });
     const db = drizzlePg(pool, { schema }) as unknown as Db;
     return {
       kind: 'postgres',
@@ -142,6 +182,11 @@ export async function deferPrepared(executor: Executor, name: string, text: stri
   await preparedQuery(executor, name, text, params);
 }
 
+/** What a script run on this transaction may know of its connection (a `scriptedTransaction`; else undefined). */
+export function scriptConnection(executor: Executor): ScriptConnection | undefined {
+  return writeBehind.get(executor)?.connection;
+}
+
 /** The writes deferred on this transaction and not yet sent, in order, for a script to run first; the queue empties. */
 export function takeDeferred(executor: Executor): string[] {
   return writeBehind.get(executor)?.pending.splice(0) ?? [];
@@ -191,10 +236,10 @@ export async function scriptedTransaction<T>(
   }
   const client = await pool.connect();
   const connection: ScriptConnection = {
-    // node-postgres remembers the statements it prepared on each connection.
+    // node-postgres remembers the statements it prepared on each connection; `prepareOnEveryConnection` the others.
     hasPrepared: (name) =>
       (client as unknown as { connection?: { parsedStatements?: Record<string, string> } }).connection
-        ?.parsedStatements?.[name] !== undefined,
+        ?.parsedStatements?.[name] !== undefined || preparedBySql.get(client)?.done.has(name) === true,
   };
   const opening = typeof options.opening === 'function' ? options.opening(connection) : options.opening;
   const pending: string[] = [];

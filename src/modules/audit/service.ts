@@ -9,9 +9,12 @@ import { type Clock, systemClock } from '../../clock.ts';
 import {
   committedByScript,
   type Executor,
+  executePrepared,
   sqlLiteral as literal,
+  prepareOnEveryConnection,
   runsScripts,
   scriptCommit,
+  scriptConnection,
   takeDeferred,
 } from '../../db/connect.ts';
 import { auditEvents } from '../../db/schema.ts';
@@ -131,6 +134,34 @@ function insertStatement(fields: Fields): string {
     returning id, prev_hash, hash`;
 }
 
+/** insertStatement as a statement every pooled connection prepares, run as `execute` (no parsing or planning). */
+const APPEND_NAME = 'bd_audit_append';
+prepareOnEveryConnection(
+  APPEND_NAME,
+  `insert into audit_events
+      (at, actor_type, actor_id, action, entity_type, entity_id, before, after, correlation_id, prev_hash, hash)
+    select $1::timestamptz, $2::text, $3::text, $4::text, $5::text, $6::text, $7::jsonb, $8::jsonb, $9::text,
+           prev.hash, encode(sha256(convert_to(prev.hash || chr(10) || $10::text, 'UTF8')), 'hex')
+    from (select coalesce((select hash from audit_events order by id desc limit 1), '${GENESIS_HASH}') as hash) prev
+    returning id, prev_hash, hash`,
+);
+
+/** The same INSERT as insertStatement, by `execute` of the prepared statement (same snapshot rules). */
+function executeAppend(fields: Fields): string {
+  return executePrepared(APPEND_NAME, [
+    fields.at.toISOString(),
+    fields.actorType,
+    fields.actorId,
+    fields.action,
+    fields.entityType,
+    fields.entityId,
+    JSON.stringify(fields.before),
+    JSON.stringify(fields.after),
+    fields.correlationId,
+    hashedContent(fields),
+  ]);
+}
+
 type AppendedRow = { id: number | string; prev_hash: string; hash: string };
 
 /**
@@ -156,7 +187,8 @@ async function appendChained(
     // Committing here: the deferred constraint checks (the ledger's zero-sum triggers) run before the lock is taken,
     // not inside COMMIT while it is held. They still refuse the transaction, just one statement earlier.
     const checks = end.length > 0 ? ['set constraints all immediate'] : [];
-    const script = [...before, ...checks, lock, ...all.map(insertStatement), ...end].join(';\n');
+    const append = scriptConnection(tx)?.hasPrepared(APPEND_NAME) ? executeAppend : insertStatement;
+    const script = [...before, ...checks, lock, ...all.map(append), ...end].join(';\n');
     const results = (await tx.execute(sql.raw(script))) as unknown as { rows: AppendedRow[] }[];
     const first = before.length + checks.length + 1;
     rows = results.slice(first, first + all.length).map((r) => r.rows[0]!);
