@@ -377,6 +377,14 @@ export default async function bench(): Promise<void> {
       if (server !== expected.get(a.id) || ledger !== server) mismatches++;
     }
 
+    if (process.env.BENCH_PLANS === '1') {
+      // Diagnostics: how one pooled connection planned its prepared statements (custom plans are planned per use).
+      for (const r of await ctx.database.query<{ name: string; generic_plans: number; custom_plans: number }>(
+        'select name, generic_plans, custom_plans from pg_prepared_statements order by custom_plans desc',
+      )) {
+        console.log(`plans: ${r.name.padEnd(48)} generic ${r.generic_plans}, custom ${r.custom_plans}`);
+      }
+    }
     const chain = await verifyAuditChain(ctx.database.db);
     const throughput = burst.posted / seconds;
     console.log(
