@@ -55,6 +55,18 @@ const bodies = {
     })
     .strict(),
   closeTrade: z.object({ order: z.number().int().positive() }).strict(),
+  placeOrder: z
+    .object({
+      login,
+      symbol: z.string().min(1),
+      cmd: z.literal([2, 3, 4, 5]),
+      volume: z.number().int().positive(),
+      price: z.number().positive(),
+      expiration: z.number().int().positive().optional(),
+      comment: z.string().max(1024).optional(),
+    })
+    .strict(),
+  deleteOrder: z.object({ order: z.number().int().positive() }).strict(),
   price: z.object({ symbol: z.string().min(1), bid: z.number().positive() }).strict(),
   sessionsDrop: z.object({ manager: z.number().int().positive().optional() }).strict(),
   step: z.object({ steps: z.number().int().min(1).max(10_000).default(1) }).strict(),
@@ -133,6 +145,29 @@ export function registerDealerRoutes(app: FastifyInstance, deps: DealerDeps): vo
   app.post('/control/dealer/trades/close', async (request, reply) => {
     const b = parseBody(bodies.closeTrade, request.body);
     return asDealer(reply, () => ({ trade: desk.closeTrade(b.order, everyGroup) }));
+  });
+
+  app.post('/control/dealer/orders/place', async (request, reply) => {
+    const b = parseBody(bodies.placeOrder, request.body);
+    return asDealer(reply, () => {
+      const trade = desk.placePending(
+        {
+          login: b.login,
+          symbol: b.symbol,
+          cmd: b.cmd,
+          volume: b.volume,
+          price: b.price,
+          ...(b.expiration !== undefined ? { expiration: b.expiration } : {}),
+          ...(b.comment !== undefined ? { comment: b.comment } : {}),
+        },
+        everyGroup,
+      );
+      return reply.code(201).send({ trade });
+    });
+  });
+  app.post('/control/dealer/orders/delete', async (request, reply) => {
+    const b = parseBody(bodies.deleteOrder, request.body);
+    return asDealer(reply, () => ({ trade: desk.deletePending(b.order, everyGroup) }));
   });
 
   app.post('/control/market/price', async (request) => {

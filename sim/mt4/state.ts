@@ -87,13 +87,22 @@ export class Mt4State {
     return (this.byLogin.get(login) ?? []).map((o) => this.trades.get(o)!);
   }
 
-  /** Open market trades, in ticket order. */
+  /** Open market trades (cmd 0/1), in ticket order. */
   openTrades(): TradeRecord[] {
-    return [...this.open].sort((a, b) => a - b).map((o) => this.trades.get(o)!);
+    return this.openRecords().filter((t) => t.cmd <= 1);
   }
 
   openTradesOf(login: number): TradeRecord[] {
-    return this.tradesOf(login).filter((t) => this.open.has(t.order));
+    return this.tradesOf(login).filter((t) => this.open.has(t.order) && t.cmd <= 1);
+  }
+
+  /** Open pending orders (cmd 2–5), in ticket order. */
+  pendingOrders(): TradeRecord[] {
+    return this.openRecords().filter((t) => t.cmd > 1);
+  }
+
+  private openRecords(): TradeRecord[] {
+    return [...this.open].sort((a, b) => a - b).map((o) => this.trades.get(o)!);
   }
 
   private index(trade: TradeRecord, isNew: boolean): void {

@@ -38,6 +38,18 @@ export interface MarketOrder {
   magic?: number;
 }
 
+export interface PendingOrder {
+  login: number;
+  symbol: string;
+  cmd: 2 | 3 | 4 | 5;
+  /** Lots × 100. */
+  volume: number;
+  price: number;
+  /** Server wall-clock seconds; absent = good till deleted. */
+  expiration?: number;
+  comment?: string;
+}
+
 interface AccountFigures {
   equity: number;
   margin: number;
@@ -269,7 +281,7 @@ export class TradingDesk {
       .sort((a, b) => a.close_time - b.close_time || a.order - b.order);
   }
 
-  /** Open trades with their current close_price and floating profit. */
+  /** Open trades with their current close_price and floating profit, then pending orders (as placed). */
   openTrades(filter: (user: StoredUser) => boolean): TradeRecord[] {
     const out: TradeRecord[] = [];
     for (const trade of this.state.openTrades()) {
@@ -277,7 +289,68 @@ export class TradingDesk {
       const group = user && this.users.group(user.group);
       if (user && group && filter(user)) out.push(this.withMarket(trade, group));
     }
+    for (const order of this.state.pendingOrders()) {
+      const user = this.state.user(order.login);
+      if (user && filter(user)) out.push(order);
+    }
     return out;
+  }
+
+  /**
+   * Places a pending order (cmd 2–5: buy limit, sell limit, buy stop, sell stop) at `price` for a client (dealer
+   * console). It holds no margin here and never triggers by itself: the simulator keeps it until it is deleted.
+   */
+  placePending(order: PendingOrder, scope: GroupScope): TradeRecord {
+    const user = this.users.account(order.login, scope);
+    const symbol = this.market.symbol(order.symbol);
+    if (!symbol) throw invalidData(`symbol "${order.symbol}" does not exist`);
+    if (!Number.isInteger(order.volume) || order.volume <= 0)
+      throw invalidData('volume must be a positive integer (lots × 100)');
+    if (!(order.price > 0)) throw invalidData('price must be positive');
+    const now = this.clock.now();
+    if (order.expiration !== undefined && order.expiration <= now)
+      throw invalidData('expiration must be in the future');
+    const record: TradeRecord = {
+      order: this.state.nextTicket(),
+      login: user.login,
+      symbol: symbol.symbol,
+      digits: symbol.digits,
+      cmd: order.cmd,
+      volume: order.volume,
+      open_time: now,
+      open_price: order.price,
+      sl: 0,
+      tp: 0,
+      close_time: 0,
+      close_price: 0,
+      expiration: order.expiration ?? 0,
+      commission: 0,
+      commission_agent: 0,
+      storage: 0,
+      taxes: 0,
+      profit: 0,
+      comment: cutToBytes(order.comment ?? '', 31),
+      magic: 0,
+      timestamp: now,
+    };
+    this.state.saveTrade(record);
+    this.publish({ type: 'trade_add', group: user.group, trade: record });
+    return record;
+  }
+
+  /** Deletes a pending order: it stays in history with close_time = now (a closed record of its cmd). */
+  deletePending(orderNo: number, scope: GroupScope): TradeRecord {
+    const order = this.state.trade(orderNo);
+    if (!order) throw new Mt4Error(RET.ERROR, `order ${orderNo} does not exist`);
+    const user = this.users.account(order.login, scope);
+    if (order.cmd < TRADE_CMD.OP_BUY_LIMIT || order.cmd > TRADE_CMD.OP_SELL_STOP || order.close_time !== 0) {
+      throw invalidData(`order ${orderNo} is not an open pending order`);
+    }
+    const now = this.clock.now();
+    const deleted: TradeRecord = { ...order, close_time: now, close_price: order.open_price, timestamp: now };
+    this.state.saveTrade(deleted);
+    this.publish({ type: 'trade_close', group: user.group, trade: deleted });
+    return deleted;
   }
 
   /** One record by ticket; open trades are marked to market. */

@@ -92,6 +92,15 @@ describe('scenario 6: one client, MT4 and MT5, one history', () => {
       volume: 5,
     });
 
+    // And an MT4 pending order (a sell stop), open.
+    await control(t.mt4!, 'POST', '/control/dealer/orders/place', {
+      login: mt4.login,
+      symbol: 'GBPUSD',
+      cmd: 5,
+      volume: 10,
+      price: 0.8,
+    });
+
     for (const result of await t.ctx.trades.syncAll()) expect(result.status, result.error).toBe('ok');
     await t.ctx.trades.syncPositions(LIVE);
     await t.ctx.trades.syncPositions(MT4_LIVE);
@@ -174,8 +183,19 @@ describe('scenario 6: one client, MT4 and MT5, one history', () => {
     );
     expect(orders.every((o) => o.volumeRemainingLots === 0 && o.tradingAccountId === mt5.accountId)).toBe(true);
     const open = await clientOpenOrders(t.database.db, clientId);
-    expect(open).toHaveLength(1);
-    expect(open[0]).toMatchObject({
+    expect(open).toHaveLength(2);
+    expect(open.find((o) => o.platform === 'mt4')).toMatchObject({
+      server: MT4_LIVE,
+      login: mt4.login,
+      tradingAccountId: mt4.accountId,
+      symbol: 'GBPUSD',
+      orderType: 'sell_stop',
+      side: 'sell',
+      state: 'placed',
+      volumeLots: 0.1,
+      price: 0.8,
+    });
+    expect(open.find((o) => o.platform === 'mt5')).toMatchObject({
       server: LIVE,
       platform: 'mt5',
       login: mt5.login,

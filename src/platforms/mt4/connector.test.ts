@@ -403,6 +403,39 @@ describe('MT4 connector against the MT4 bridge simulator', () => {
       const visible = await mt4.listLogins();
       expect(visible).toContain(trader);
       expect([...visible].sort((a, b) => a - b)).toEqual(visible);
+      // A pending order (cmd 2–5) is an open order, not a position; deleted, it is a canceled order in the history.
+      const { trade: pending } = (await control(sim, 'POST', '/control/dealer/orders/place', {
+        login: trader,
+        symbol: 'EURUSD',
+        cmd: 2,
+        volume: 30,
+        price: 0.9,
+        comment: 'dip buyer',
+      })) as { trade: RawTrade };
+      expect((await mt4.listOpenPositions(trader)).map((p) => p.ticket)).toEqual([String(trade.order)]);
+      expect(await mt4.listOpenOrders(trader)).toEqual([
+        expect.objectContaining({
+          type: 'order',
+          ticket: String(pending.order),
+          login: trader,
+          symbol: 'EURUSD',
+          orderType: 'buy_limit',
+          side: 'buy',
+          state: 'placed',
+          volumeLots: 0.3,
+          price: 0.9,
+          doneTime: null,
+          comment: 'dip buyer',
+        }),
+      ]);
+      await control(sim, 'POST', '/control/dealer/orders/delete', { order: pending.order });
+      expect(await mt4.listOpenOrders(trader)).toEqual([]);
+      const orderWindow = { login: trader, from: new Date(Date.now() - DAY), to: new Date(Date.now() + DAY) };
+      expect((await collect(mt4.listHistory(orderWindow))).some((r) => r.type === 'order')).toBe(false);
+      const withOrders = await collect(mt4.listHistory({ ...orderWindow, orders: true }));
+      expect(withOrders.filter((r) => r.type === 'order')).toEqual([
+        expect.objectContaining({ ticket: String(pending.order), state: 'canceled', orderType: 'buy_limit' }),
+      ]);
       const live = await mt4.getAccount(trader);
       expect(live.margin).toBeGreaterThan(0);
       expect(live.marginLevel).toBeGreaterThan(0);
