@@ -74,6 +74,18 @@ describe('trading history and external changes over HTTP (scenario 6 and scenari
     expect(bad.statusCode).toBe(400);
     expect(bad.json().code).toBe('VALIDATION_FAILED');
     expect((await t.app.inject({ url: '/api/portal/history' })).statusCode).toBe(401);
+
+    // Finished orders when asked by type (MT5 keeps each market trade's order apart from its deals); open orders apart.
+    const orders = await t.app.inject({ url: '/api/portal/history?type=order', headers: { cookie: client.cookie } });
+    expect(orders.statusCode, orders.body).toBe(200);
+    const orderItems = orders.json().items as { type: string; orderState: string; login: number }[];
+    expect(orderItems.length).toBeGreaterThan(0);
+    expect(orderItems.every((i) => i.type === 'order' && i.orderState === 'filled')).toBe(true);
+    expect(items.some((i) => i.type === 'order')).toBe(false);
+    const open = await t.app.inject({ url: '/api/portal/orders', headers: { cookie: client.cookie } });
+    expect(open.statusCode, open.body).toBe(200);
+    expect(open.json()).toEqual({ items: [] });
+    expect((await t.app.inject({ url: '/api/portal/orders' })).statusCode).toBe(401);
   });
 
   it('gives support the same one history for any client', async () => {
@@ -84,6 +96,12 @@ describe('trading history and external changes over HTTP (scenario 6 and scenari
     });
     expect(r.statusCode, r.body).toBe(200);
     expect(new Set((r.json().items as { platform: string }[]).map((i) => i.platform))).toEqual(new Set(['mt4', 'mt5']));
+    const open = await t.app.inject({
+      url: `/api/backoffice/clients/${client.clientId}/orders`,
+      headers: { cookie: support },
+    });
+    expect(open.statusCode, open.body).toBe(200);
+    expect(open.json()).toEqual({ items: [] });
     const unknown = await t.app.inject({
       url: `/api/backoffice/clients/${randomUUID()}/history`,
       headers: { cookie: support },
