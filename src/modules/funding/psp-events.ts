@@ -72,9 +72,14 @@ export async function receivePspWebhook(
 ): Promise<{ outcome: WebhookOutcome; eventId: string; movementId: string | null }> {
   const { deps } = funding;
   if (!deps.psp) throw new FundingError('PSP_NOT_CONFIGURED', 404, 'no payment provider is configured');
+  // JSON can carry U+0000 only as the escape \u0000 (a raw control character is not valid JSON): without one in the
+  // body, nothing needs replacing, and the body itself is what jsonb stores (it parses it to the same value).
+  const text = rawBody.toString('utf8');
+  const hasNul = text.includes('\\u0000');
   let event: PspEvent;
   try {
-    event = withoutNul(deps.psp.parseWebhook(headers, rawBody, deps.clock.now()));
+    event = deps.psp.parseWebhook(headers, rawBody, deps.clock.now());
+    if (hasNul) event = withoutNul(event);
   } catch (err) {
     if (err instanceof WebhookRejected) {
       throw new FundingError('WEBHOOK_REJECTED', 400, `webhook refused: ${err.message}`, { reason: err.reason });
@@ -88,7 +93,7 @@ export async function receivePspWebhook(
     event.eventId,
     event.type,
     bodySha256,
-    JSON.stringify(withoutNul(JSON.parse(rawBody.toString('utf8')))),
+    hasNul ? JSON.stringify(withoutNul(JSON.parse(text))) : text,
     event.occurredAt.toISOString(),
     deps.clock.now().toISOString(),
   ];
