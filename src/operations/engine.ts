@@ -112,6 +112,19 @@ const FINISH_SQL = `
   select done.*, (select count(*) from (select pg_notify($11, '') from released limit 1) n) as released
   from done`;
 
+/** Operation ends committed together at most, and transactions committing ends at the same time (`finish`). */
+const FINISH_BATCH = 8;
+const FINISH_TRANSACTIONS = 2;
+
+/** An operation's end waiting for its transaction. */
+interface PendingEnd {
+  op: ClaimedOperation;
+  status: 'succeeded' | 'failed';
+  outcome: { result?: ExecutionResult; error?: Record<string, unknown>; attempts: AttemptRecord[] };
+  resolve(): void;
+  reject(err: unknown): void;
+}
+
 /** A jsonb parameter: JSON text, or SQL NULL for nothing. */
 const json = (value: unknown) => (value === undefined || value === null ? null : JSON.stringify(value));
 
@@ -572,16 +585,63 @@ export class OperationsEngine {
     metrics.transitions.inc({ kind: op.kind, status });
   }
 
-  private async finish(
+  /**
+   * Ends an operation: its attempts, its row, the receiving handler and the audit, in one transaction. Ends that
+   * arrive while other ends are being committed wait and then go together, up to FINISH_BATCH in one transaction
+   * (a group commit: one BEGIN round trip, one chain lock, one COMMIT for all); each keeps its own statements and
+   * conditions, and a transaction that fails ends each of its operations again in a transaction of its own, so no
+   * operation's trouble holds up another's end. An end that finds nothing waiting goes at once, alone.
+   */
+  private finish(
     op: ClaimedOperation,
     status: 'succeeded' | 'failed',
     outcome: { result?: ExecutionResult; error?: Record<string, unknown>; attempts: AttemptRecord[] },
   ): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.ending.push({ op, status, outcome, resolve, reject });
+      this.endWaiting();
+    });
+  }
+
+  private readonly ending: PendingEnd[] = [];
+  private endingTransactions = 0;
+
+  private endWaiting(): void {
+    while (this.endingTransactions < FINISH_TRANSACTIONS && this.ending.length > 0) {
+      const batch = this.ending.splice(0, FINISH_BATCH);
+      this.endingTransactions += 1;
+      void this.endBatch(batch).finally(() => {
+        this.endingTransactions -= 1;
+        this.endWaiting();
+      });
+    }
+  }
+
+  private async endBatch(batch: PendingEnd[]): Promise<void> {
+    if (batch.length > 1) {
+      try {
+        await this.endTogether(batch);
+        for (const end of batch) end.resolve();
+        return;
+      } catch {
+        // Each alone below: the one that failed the transaction fails again on its own, the others end.
+      }
+    }
+    for (const end of batch) {
+      try {
+        await this.endTogether([end]);
+        end.resolve();
+      } catch (err) {
+        end.reject(err);
+      }
+    }
+  }
+
+  /** The statement parameters of FINISH_SQL for one end. */
+  private finishParams({ op, status, outcome }: PendingEnd): unknown[] {
     const now = this.deps.clock.now();
     const resultLogin = typeof outcome.result?.login === 'number' ? outcome.result.login : undefined;
-    // One statement: the attempts' outcomes, the operation's end (only while this worker still holds it), and, on
-    // success, the release of the operations waiting for it (with the NOTIFY that wakes the workers for them).
-    const params = [
+    return [
       JSON.stringify(outcome.attempts.map(attemptColumns)),
       status,
       json(outcome.result),
@@ -595,59 +655,87 @@ export class OperationsEngine {
       this.workerId,
       OPERATIONS_CHANNEL,
     ];
-    // It goes with BEGIN, in one round trip, on a connection where it is already prepared (almost always), and so
-    // does the read the receiving handler starts with, if it has one.
-    const handler = op.handler ? this.deps.handlers?.[op.handler] : undefined;
-    let handlerRead: ReturnType<NonNullable<OperationHandler['opening']>>;
+  }
+
+  private async endTogether(batch: PendingEnd[]): Promise<void> {
+    // One statement per end: the attempts' outcomes, the operation's end (only while this worker still holds it),
+    // and, on success, the release of the operations waiting for it (with the NOTIFY that wakes the workers for them).
+    const params = batch.map((end) => this.finishParams(end));
+    const handlers = batch.map(({ op }) => (op.handler ? this.deps.handlers?.[op.handler] : undefined));
+    // They go with BEGIN, in one round trip, on a connection where the statement is already prepared (almost always),
+    // each followed by the read its receiving handler starts with, if it has one (the first read of a row only).
+    let reads: (ReturnType<NonNullable<OperationHandler['opening']>> | undefined)[] = [];
     const opening = (connection: ScriptConnection) => {
       if (!connection.hasPrepared(FINISH_NAME)) return undefined;
-      handlerRead = handler?.opening?.(op, connection);
-      return [executePrepared(FINISH_NAME, params), ...(handlerRead ? [handlerRead.statement] : [])].join(';\n');
+      const statements = new Set<string>();
+      reads = batch.map(({ op }, i) => {
+        const read = handlers[i]?.opening?.(op, connection);
+        if (!read || statements.has(read.statement)) return undefined;
+        statements.add(read.statement);
+        return read;
+      });
+      return batch
+        .flatMap((_, i) => [executePrepared(FINISH_NAME, params[i]!), ...(reads[i] ? [reads[i]!.statement] : [])])
+        .join(';\n');
     };
     await scriptedTransaction(
       this.deps.database.db,
       async (tx, opened) => {
-        // Every audit event of this transaction (the receiving module's too) is appended at the end, in one go.
+        // Every audit event of this transaction (the receiving modules' too) is appended at the end, in one go.
         this.deps.audit.hold?.(tx);
-        if (handlerRead && opened.length > 1) handlerRead.accept(tx, opened[1]!);
-        const [raw] = opened.length > 0 ? opened[0]! : await preparedQuery(tx, FINISH_NAME, FINISH_SQL, params);
-        if (!raw) return;
-        const row = operationFromRow(raw);
-        if (status === 'failed') {
-          await this.deps.alerts.raise(tx, {
-            kind: 'operation_failed',
-            dedupeKey: `operation:${op.id}`,
-            severity: 'warning',
-            title: `${op.kind} ${op.reference} on ${op.serverCode} failed: ${String(outcome.error?.message ?? '')}`,
-            details: {
-              operationId: op.id,
-              reference: op.reference,
-              server: op.serverCode,
-              login: op.login,
-              error: outcome.error,
-            },
-          });
-        } else if (op.lastError !== null) {
-          // Only an operation that went wrong before can have an alert open (raising one always records the error).
-          await this.deps.alerts.resolve(tx, `operation:${op.id}`, 'system', 'the operation succeeded');
+        const rows: (Record<string, unknown> | undefined)[] = [];
+        if (opened.length > 0) {
+          let k = 0;
+          for (let i = 0; i < batch.length; i++) {
+            rows.push(opened[k++]![0]);
+            if (reads[i]) reads[i]!.accept(tx, opened[k++]!);
+          }
+        } else {
+          for (const p of params) rows.push((await preparedQuery(tx, FINISH_NAME, FINISH_SQL, p))[0]);
         }
-        await this.afterEnd(tx, row, status, { dependentsReleased: true });
+        for (let i = 0; i < batch.length; i++) {
+          // No row: this worker no longer holds the operation (its lease ran out); another ends it.
+          if (rows[i]) await this.ended(tx, batch[i]!, operationFromRow(rows[i]!));
+        }
         // Last: the audit append holds the chain lock until commit (and commits with it, in one round trip).
-        await this.deps.audit.record(tx, {
-          actorType: 'server',
-          actorId: op.serverCode,
-          action: `operation.${status}`,
-          entityType: 'operation',
-          entityId: op.id,
-          before: { status: op.previousStatus },
-          after: { status, result: outcome.result ?? null, error: outcome.error ?? null, attempts: op.attempts },
-          correlationId: op.reference,
-        });
         await this.deps.audit.flush?.(tx, { commit: true });
       },
       { opening },
     );
-    metrics.transitions.inc({ kind: op.kind, status });
+    for (const { op, status } of batch) metrics.transitions.inc({ kind: op.kind, status });
+  }
+
+  /** What follows an operation's end in the transaction that ends it: alerts, the handler, dependents, the audit. */
+  private async ended(tx: Executor, { op, status, outcome }: PendingEnd, row: OperationRow): Promise<void> {
+    if (status === 'failed') {
+      await this.deps.alerts.raise(tx, {
+        kind: 'operation_failed',
+        dedupeKey: `operation:${op.id}`,
+        severity: 'warning',
+        title: `${op.kind} ${op.reference} on ${op.serverCode} failed: ${String(outcome.error?.message ?? '')}`,
+        details: {
+          operationId: op.id,
+          reference: op.reference,
+          server: op.serverCode,
+          login: op.login,
+          error: outcome.error,
+        },
+      });
+    } else if (op.lastError !== null) {
+      // Only an operation that went wrong before can have an alert open (raising one always records the error).
+      await this.deps.alerts.resolve(tx, `operation:${op.id}`, 'system', 'the operation succeeded');
+    }
+    await this.afterEnd(tx, row, status, { dependentsReleased: true });
+    await this.deps.audit.record(tx, {
+      actorType: 'server',
+      actorId: op.serverCode,
+      action: `operation.${status}`,
+      entityType: 'operation',
+      entityId: op.id,
+      before: { status: op.previousStatus },
+      after: { status, result: outcome.result ?? null, error: outcome.error ?? null, attempts: op.attempts },
+      correlationId: op.reference,
+    });
   }
 
   /**
