@@ -1,7 +1,7 @@
-import { eq } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase, testDatabaseUrl } from '../../test/support/db.ts';
-import { connect } from './connect.ts';
+import { connect, deferPrepared, preparedQuery, scriptedTransaction } from './connect.ts';
 import { installation } from './schema.ts';
 
 describe('an isolated test database', () => {
@@ -57,5 +57,69 @@ describe('embedded PGlite in a data folder', () => {
     const rows = await second.db.select().from(installation);
     await second.close();
     expect(rows.map((r) => r.value)).toEqual(['kept']);
+  });
+});
+
+describe('writes deferred to a scripted transaction’s next round trip', () => {
+  let database: TestDatabase;
+  beforeAll(async () => {
+    database = await createTestDatabase();
+  });
+  afterAll(async () => {
+    await database.drop();
+  });
+
+  const put = 'insert into installation (key, value) values ($1, $2)';
+  const values = async (prefix: string) =>
+    (
+      await database.query<{ key: string; value: string }>(
+        'select key, value from installation where key like $1 order by key',
+        [`${prefix}%`],
+      )
+    ).map((r) => `${r.key}=${r.value}`);
+
+  it('run in program order: a later read sees them, and the commit keeps them', async () => {
+    const seen = await scriptedTransaction(database.db, async (tx) => {
+      // The first use on a connection runs at once (and prepares the statement); later ones are queued.
+      for (let i = 0; i < 3; i++) await deferPrepared(tx, 'test_put', put, [`order:${i}`, String(i)]);
+      const [row] = await preparedQuery<{ n: number }>(
+        tx,
+        'test_count',
+        "select count(*)::int as n from installation where key like 'order:%'",
+        [],
+      );
+      await deferPrepared(tx, 'test_put', put, ['order:3', 'last']);
+      return row!.n;
+    });
+    expect(seen).toBe(3);
+    expect(await values('order:')).toEqual(['order:0=0', 'order:1=1', 'order:2=2', 'order:3=last']);
+  });
+
+  it('fail the transaction even when the query that carried a failing one had its error caught', async () => {
+    await scriptedTransaction(database.db, async (tx) => {
+      await deferPrepared(tx, 'test_put', put, ['dup:0', 'first']);
+    });
+    const attempt = scriptedTransaction(database.db, async (tx) => {
+      await deferPrepared(tx, 'test_put', put, ['dup:1', 'written']);
+      // Prepared on this connection now: the duplicate below is queued, and fails with the next query.
+      await deferPrepared(tx, 'test_put', put, ['dup:0', 'again']);
+      await preparedQuery(
+        tx,
+        'test_count',
+        "select count(*)::int as n from installation where key like 'order:%'",
+        [],
+      ).catch(() => null);
+    });
+    await expect(attempt).rejects.toThrow();
+    expect(await values('dup:')).toEqual(['dup:0=first']);
+  });
+
+  it('a transaction an error aborted, caught and carried on after, is not reported committed', async () => {
+    const attempt = scriptedTransaction(database.db, async (tx) => {
+      await tx.insert(installation).values({ key: 'aborted:0', value: 'x' });
+      await tx.execute(sql.raw('select 1/0')).catch(() => null);
+    });
+    await expect(attempt).rejects.toThrow(/not committed|rolled back/);
+    expect(await values('aborted:')).toEqual([]);
   });
 });

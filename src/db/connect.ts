@@ -243,6 +243,7 @@ export async function scriptedTransaction<T>(
   };
   const opening = typeof options.opening === 'function' ? options.opening(connection) : options.opening;
   const pending: string[] = [];
+  let deferredFailure: unknown = null;
   // What the ORM and `preparedQuery` talk to: the connection, except that a query first sends the deferred writes.
   const driver = new Proxy(client, {
     get(target, property) {
@@ -251,7 +252,15 @@ export async function scriptedTransaction<T>(
         return typeof value === 'function' ? value.bind(target) : value;
       }
       return async (...args: unknown[]) => {
-        if (pending.length > 0) await target.query(pending.splice(0).join(';\n'));
+        if (pending.length > 0) {
+          try {
+            await target.query(pending.splice(0).join(';\n'));
+          } catch (err) {
+            // Whatever the caller of this query does with the error, the transaction cannot commit.
+            deferredFailure ??= err;
+            throw err;
+          }
+        }
         return (target.query as (...a: unknown[]) => unknown)(...args);
       };
     },
@@ -273,8 +282,18 @@ export async function scriptedTransaction<T>(
       | pg.QueryResult[];
     const opened = Array.isArray(results) ? results.slice(1).map((r) => r.rows) : [];
     const result = await work(tx, opened);
-    // Deferred writes nothing sent yet go with the COMMIT.
-    if (!committedInScript.has(tx)) await client.query([...pending.splice(0), 'commit'].join(';\n'));
+    if (deferredFailure !== null) throw deferredFailure;
+    if (!committedInScript.has(tx)) {
+      // Deferred writes nothing sent yet go with the COMMIT. PostgreSQL answers COMMIT of a transaction an error
+      // already aborted (one a caller caught and carried on after) with ROLLBACK, not an error: that is a failure.
+      const results = (await client.query([...pending.splice(0), 'commit'].join(';\n'))) as unknown as
+        | pg.QueryResult
+        | pg.QueryResult[];
+      const ended = Array.isArray(results) ? results.at(-1) : results;
+      if (ended?.command !== 'COMMIT') {
+        throw new Error(`the transaction was not committed (${ended?.command ?? 'no answer'}): an error aborted it`);
+      }
+    }
     return result;
   } catch (err) {
     if (!committedInScript.has(tx)) {
