@@ -2,7 +2,7 @@ import { and, asc, eq } from 'drizzle-orm';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type Harness, operationsHarness } from '../../test/support/operations.ts';
 import { control } from '../../test/support/simulators.ts';
-import { alerts, auditEvents, operationAttempts, operations } from '../db/schema.ts';
+import { alerts, auditEvents, installation, operationAttempts, operations } from '../db/schema.ts';
 import { verifyAuditChain } from '../modules/audit/service.ts';
 import { parseReference } from '../platforms/reference.ts';
 import { cancelOperation, OperationStateError, retryOperation } from './admin.ts';
@@ -348,6 +348,34 @@ describe('operations engine', () => {
     h.clock.advance(200_000);
     await engine.drain();
     for (const q of queued) expect((await op(h, q.id)).status).toBe('succeeded');
+  });
+
+  it('operations ending together commit together; one whose handler throws holds up none of the others', async () => {
+    const logins = await Promise.all([1, 2, 3, 4, 5, 6].map(() => newAccount(h)));
+    const bad = logins[3]!;
+    // The handler writes in the ending transaction: a row survives only if that transaction committed.
+    h.handlers['test.recorded'] = async (tx, { operation }) => {
+      if (operation.login === bad) throw new Error('the receiving module failed');
+      await tx.insert(installation).values({ key: `ended:${operation.id}`, value: operation.reference });
+    };
+    const queued = [];
+    for (const login of logins) queued.push(await deposit(h, login, 700, { handler: 'test.recorded' }));
+    expect(await h.engine({ concurrency: 16 }).runOnce(16)).toBe(6);
+    for (const q of queued) {
+      const ended = await h.database.db
+        .select()
+        .from(installation)
+        .where(eq(installation.key, `ended:${q.id}`));
+      if (q.login === bad) {
+        // Posted on the server, but its end failed: as after any failure once sent, it is verified later.
+        expect((await op(h, q.id)).status).toBe('unknown');
+        expect(ended).toEqual([]);
+      } else {
+        expect((await op(h, q.id)).status).toBe('succeeded');
+        expect(ended.map((r) => r.value)).toEqual([q.reference]);
+      }
+      expect(await recordsWith(h, q.login!, q.reference)).toHaveLength(1);
+    }
   });
 
   it('two workers share the work without doubling it', async () => {
