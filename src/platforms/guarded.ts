@@ -138,6 +138,15 @@ export class GuardedPlatform implements Platform {
     }
   }
 
+  async *listHistoryPages(query: Parameters<Platform['listHistoryPages']>[0]) {
+    const iterator = this.inner.listHistoryPages(query)[Symbol.asyncIterator]();
+    while (true) {
+      const step = await this.guard('listHistory', () => iterator.next());
+      if (step.done) return;
+      yield step.value;
+    }
+  }
+
   close(): Promise<void> {
     return this.inner.close();
   }

@@ -272,6 +272,11 @@ export interface Platform {
 
   /** Closed trade activity and balance records in a window, page by page. */
   listHistory(query: HistoryQuery): AsyncIterable<HistoryRecord>;
+  /**
+   * The same records as `listHistory`, handed on a page at a time (what a server returned in one reply, or one
+   * account's records): a bulk reader (the sync) pays the asynchronous hand-over once per page, not per record.
+   */
+  listHistoryPages(query: HistoryQuery): AsyncIterable<HistoryRecord[]>;
   listOpenPositions(login?: number): Promise<OpenPosition[]>;
   /** Open orders (MT5 pending or partly filled orders, MT4 pending orders cmd 2–5). */
   listOpenOrders(login?: number): Promise<TradeOrder[]>;

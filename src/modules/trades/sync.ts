@@ -423,11 +423,14 @@ export class TradeSync {
       inFlight.add(p);
       void p.finally(() => inFlight.delete(p));
     };
-    for await (const record of platform.listHistory({ from, to, orders: this.options.historyOrders !== false })) {
+    // Page by page: the asynchronous hand-over is paid once per page (up to 100 records), not per record.
+    for await (const page of platform.listHistoryPages({ from, to, orders: this.options.historyOrders !== false })) {
       if (failure) break;
-      batch.push(normaliseRecord(code, platform.kind, record));
-      logins.add(record.login);
-      totals.records += 1;
+      for (const record of page) {
+        batch.push(normaliseRecord(code, platform.kind, record));
+        logins.add(record.login);
+      }
+      totals.records += page.length;
       if (batch.length >= this.o.batchSize) {
         while (inFlight.size >= WRITES_IN_FLIGHT) await Promise.race(inFlight);
         write(batch);

@@ -433,6 +433,9 @@ describe('MT4 connector against the MT4 bridge simulator', () => {
       const orderWindow = { login: trader, from: new Date(Date.now() - DAY), to: new Date(Date.now() + DAY) };
       expect((await collect(mt4.listHistory(orderWindow))).some((r) => r.type === 'order')).toBe(false);
       const withOrders = await collect(mt4.listHistory({ ...orderWindow, orders: true }));
+      const pages: unknown[][] = [];
+      for await (const page of mt4.listHistoryPages({ ...orderWindow, orders: true })) pages.push(page);
+      expect(pages.flat()).toEqual(withOrders);
       expect(withOrders.filter((r) => r.type === 'order')).toEqual([
         expect.objectContaining({ ticket: String(pending.order), state: 'canceled', orderType: 'buy_limit' }),
       ]);

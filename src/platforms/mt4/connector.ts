@@ -328,9 +328,15 @@ export class Mt4Connector implements Platform {
   }
 
   async *listHistory(query: HistoryQuery): AsyncIterable<HistoryRecord> {
+    for await (const page of this.listHistoryPages(query)) yield* page;
+  }
+
+  /** One account's records at a time (TradesUserHistory answers an account's window in one reply). */
+  async *listHistoryPages(query: HistoryQuery): AsyncIterable<HistoryRecord[]> {
     if (query.login !== undefined) {
       const { group } = await this.accountAndGroup(query.login);
-      yield* await this.recordsOf(query.login, group, query.from, query.to, query.orders);
+      const records = await this.recordsOf(query.login, group, query.from, query.to, query.orders);
+      if (records.length > 0) yield records;
       return;
     }
     for (const user of await this.allUsers()) {
@@ -353,7 +359,7 @@ export class Mt4Connector implements Platform {
         }
         throw err;
       }
-      yield* records;
+      if (records.length > 0) yield records;
     }
   }
 

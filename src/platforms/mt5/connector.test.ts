@@ -347,6 +347,14 @@ describe('MT5 connector against the MT5 Web API simulator', () => {
     for (const l of logins) for await (const r of mt5.listHistory({ ...window, login: l })) oneByOne.push(key(r));
     expect(new Set(all).size).toBe(all.length);
     expect([...all].sort()).toEqual([...oneByOne].sort());
+    // Page by page: the same records, no empty page, none over 100.
+    const paged: string[] = [];
+    for await (const page of mt5.listHistoryPages(window)) {
+      expect(page.length).toBeGreaterThan(0);
+      expect(page.length).toBeLessThanOrEqual(100);
+      paged.push(...page.map(key));
+    }
+    expect([...paged].sort()).toEqual([...all].sort());
 
     // A page that fails fails the whole listing (a sync pass then keeps its cursor and starts again).
     await control(sim, 'POST', '/control/faults', { endpoint: '/api/deal/get_page', kind: 'refuse', count: 1 });

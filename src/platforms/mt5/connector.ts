@@ -31,6 +31,8 @@ import { type Mt5Reply, type Mt5Request, Mt5Session } from './session.ts';
 const PAGE = 100;
 /** Accounts listed at once per session by `listHistory`. */
 const LISTINGS_PER_SESSION = 2;
+/** Pages a walk over every account holds for a slow consumer before the listings pause. */
+const PAGES_WAITING = 20;
 export const RIGHT_ENABLED = 0x1;
 export const RIGHT_TRADE_DISABLED = 0x4;
 
@@ -402,12 +404,18 @@ export class Mt5Connector implements Platform {
   }
 
   private async *dealsOf(login: number, from: Date, to: Date): AsyncGenerator<HistoryRecord> {
+    for await (const page of this.dealPagesOf(login, from, to)) yield* page;
+  }
+
+  private async *dealPagesOf(login: number, from: Date, to: Date): AsyncGenerator<HistoryRecord[]> {
     const digits = (await this.groupOfLogin(login)).currencyDigits;
     for await (const page of this.pagesOf('/api/deal', login, from, to, true)) {
+      const records: HistoryRecord[] = [];
       for (const deal of page) {
         const record = this.toRecord(deal, digits);
-        if (record) yield record;
+        if (record) records.push(record);
       }
+      if (records.length > 0) yield records;
     }
   }
 
@@ -462,9 +470,14 @@ export class Mt5Connector implements Platform {
   }
 
   /** One account's history orders (filled, canceled, expired, rejected) in a window, page by page. */
-  private async *historyOrdersOf(login: number, from: Date, to: Date, counted = true): AsyncGenerator<TradeOrder> {
+  private async *historyOrderPagesOf(
+    login: number,
+    from: Date,
+    to: Date,
+    counted: boolean,
+  ): AsyncGenerator<TradeOrder[]> {
     for await (const page of this.pagesOf('/api/history', login, from, to, counted)) {
-      for (const o of page) yield this.toOrder(o);
+      if (page.length > 0) yield page.map((o) => this.toOrder(o));
     }
   }
 
@@ -473,9 +486,13 @@ export class Mt5Connector implements Platform {
    * fails is known by, e.g. in reconciliation's tests); orders, in a walk over every account (`counted` false), do
    * not: for most accounts that is one request instead of two.
    */
-  private async *accountHistory(login: number, query: HistoryQuery, counted: boolean): AsyncGenerator<HistoryRecord> {
-    yield* this.dealsOf(login, query.from, query.to);
-    if (query.orders) yield* this.historyOrdersOf(login, query.from, query.to, counted);
+  private async *accountHistoryPages(
+    login: number,
+    query: HistoryQuery,
+    counted: boolean,
+  ): AsyncGenerator<HistoryRecord[]> {
+    yield* this.dealPagesOf(login, query.from, query.to);
+    if (query.orders) yield* this.historyOrderPagesOf(login, query.from, query.to, counted);
   }
 
   async listOpenOrders(login?: number): Promise<TradeOrder[]> {
@@ -530,13 +547,21 @@ export class Mt5Connector implements Platform {
    * records interleave; history orders are read without asking their total first (most accounts fit in one page).
    */
   async *listHistory(query: HistoryQuery): AsyncIterable<HistoryRecord> {
+    for await (const page of this.listHistoryPages(query)) yield* page;
+  }
+
+  async *listHistoryPages(query: HistoryQuery): AsyncIterable<HistoryRecord[]> {
     if (query.login !== undefined) {
-      yield* this.accountHistory(query.login, query, true);
+      yield* this.accountHistoryPages(query.login, query, true);
       return;
     }
     const logins = await this.allLogins();
-    yield* mergeListings(logins, this.sessions.length * LISTINGS_PER_SESSION, (login) =>
-      this.accountHistory(login, query, false),
+    // At most about `PAGES_WAITING` pages (of up to 100 records) wait for the consumer.
+    yield* mergeListings(
+      logins,
+      this.sessions.length * LISTINGS_PER_SESSION,
+      (login) => this.accountHistoryPages(login, query, false),
+      PAGES_WAITING,
     );
   }
 
