@@ -21,6 +21,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { cpus, loadavg } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import pg from 'pg';
 import { startMt5Simulator } from '../sim/mt5/server.ts';
@@ -61,6 +62,17 @@ function backendCpuSeconds(database: string): number | null {
       total += (Number(fields[11]) + Number(fields[12])) / 100;
     }
     return total;
+  } catch {
+    return null;
+  }
+}
+
+/** CPU seconds used so far by one process (Linux /proc; null elsewhere or without a pid). */
+function processCpuSeconds(pid: number | undefined): number | null {
+  if (pid === undefined) return null;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
   } catch {
     return null;
   }
@@ -341,6 +353,9 @@ export default async function bench(): Promise<void> {
     loopDelay.enable();
     const cpuBefore = process.cpuUsage();
     const pgCpuBefore = backendCpuSeconds(name);
+    const simPid = 'pid' in sim ? sim.pid : undefined;
+    const simCpuBefore = processCpuSeconds(simPid);
+    const loadBefore = loadavg()[0]!;
     const t0 = Date.now();
     await Promise.all(
       Array.from({ length: senders }, async () => {
@@ -353,6 +368,7 @@ export default async function bench(): Promise<void> {
     loopDelay.disable();
     const cpu = process.cpuUsage(cpuBefore);
     const pgCpuAfter = backendCpuSeconds(name);
+    const simCpuAfter = processCpuSeconds(simPid);
     const burstWall = (Date.now() - t0) / 1000;
     const statements = counter ? counter().total - statementsBefore : null;
     const latencies = await latenciesOf(0, deposits);
@@ -427,6 +443,14 @@ export default async function bench(): Promise<void> {
     if (pgCpuBefore !== null && pgCpuAfter !== null) {
       console.log(
         `PostgreSQL backends during the burst: ${(((pgCpuAfter - pgCpuBefore) / burstWall) * 100).toFixed(0)} % of one core (${(((pgCpuAfter - pgCpuBefore) * 1000) / deposits).toFixed(1)} ms per deposit)`,
+      );
+    }
+    console.log(
+      `machine: ${cpus().length} CPUs, load average (1 min) ${loadBefore.toFixed(2)} at the burst's start, ${loadavg()[0]!.toFixed(2)} at the end of the run (the figures above share the CPUs with whatever else runs)`,
+    );
+    if (simCpuBefore !== null && simCpuAfter !== null) {
+      console.log(
+        `MT5 simulator process during the burst: ${(((simCpuAfter - simCpuBefore) / burstWall) * 100).toFixed(0)} % of one core (${(((simCpuAfter - simCpuBefore) * 1000) / deposits).toFixed(1)} ms per deposit)`,
       );
     }
     console.log(

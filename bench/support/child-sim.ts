@@ -15,6 +15,8 @@ export interface ChildSimulator {
   controlToken: string;
   certPath?: string;
   manager: { login: number; password: string };
+  /** Its process id (the bench reads its CPU time). */
+  pid?: number;
   close(): Promise<void>;
 }
 
@@ -32,6 +34,7 @@ export async function startChildSimulator(options: Record<string, unknown>): Pro
   const handle = JSON.parse(line) as Omit<ChildSimulator, 'close'>;
   return {
     ...handle,
+    ...(child.pid === undefined ? {} : { pid: child.pid }),
     async close() {
       const exited = new Promise((resolve) => child.once('exit', resolve));
       child.kill('SIGTERM');
