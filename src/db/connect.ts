@@ -42,40 +42,36 @@ export interface ConnectOptions {
   maxConnections?: number;
 }
 
-/** Statements every pooled PostgreSQL connection prepares with SQL PREPARE (`prepareOnEveryConnection`). */
+/** Statements the connections of scripted transactions prepare with SQL PREPARE (`prepareOnEveryConnection`). */
 const everyConnection = new Map<string, string>();
 /** Per connection: the statements of `everyConnection` it has prepared, and how often preparing each failed. */
-const preparedBySql = new WeakMap<object, { done: Set<string>; sent: Set<string>; failed: Map<string, number> }>();
+const preparedBySql = new WeakMap<object, { done: Set<string>; failed: Map<string, number> }>();
 
 /**
- * Has every pooled PostgreSQL connection prepare `text` as `name` (SQL PREPARE; parameter types in `text` casts or
- * inferred), before the first use of it that needs it: a script may then `execute name(…)` it (`executePrepared`,
- * when `ScriptConnection.hasPrepared` says so) instead of sending, parsing and planning the statement each time. A
- * connection where preparing fails (its tables not yet migrated) tries again on later uses, a few times. Call it at
- * module load, before connecting.
+ * Has every pooled PostgreSQL connection that runs a `scriptedTransaction` prepare `text` as `name` (SQL PREPARE,
+ * once per connection, before its first such transaction; parameter types from the casts in `text`): a script may
+ * then `execute name(…)` it (`executePrepared`, when `ScriptConnection.hasPrepared` says so) instead of sending,
+ * parsing and planning the statement each time. A connection where preparing fails (its tables not yet migrated)
+ * tries again before later transactions, a few times. Call it at module load.
  */
 export function prepareOnEveryConnection(name: string, text: string): void {
   everyConnection.set(name, text);
 }
 
-function prepareStatements(client: pg.PoolClient): void {
+async function prepareStatements(client: pg.PoolClient): Promise<void> {
   let state = preparedBySql.get(client);
   if (!state) {
-    state = { done: new Set(), sent: new Set(), failed: new Map() };
+    state = { done: new Set(), failed: new Map() };
     preparedBySql.set(client, state);
   }
-  const { done, sent, failed } = state;
   for (const [name, text] of everyConnection) {
-    if (sent.has(name) || (failed.get(name) ?? 0) >= 3) continue;
-    // Queued before whatever the connection was taken for; usable (`done`) once it has succeeded.
-    sent.add(name);
-    client.query(`prepare ${pg.escapeIdentifier(name)} as ${text}`).then(
-      () => done.add(name),
-      () => {
-        sent.delete(name);
-        failed.set(name, (failed.get(name) ?? 0) + 1);
-      },
-    );
+    if (state.done.has(name) || (state.failed.get(name) ?? 0) >= 3) continue;
+    try {
+      await client.query(`prepare ${pg.escapeIdentifier(name)} as ${text}`);
+      state.done.add(name);
+    } catch {
+      state.failed.set(name, (state.failed.get(name) ?? 0) + 1);
+    }
   }
 }
 
@@ -87,9 +83,6 @@ export async function connect(options: ConnectOptions): Promise<Database> {
     });
     // A dropped idle connection must not crash the process; the pool replaces it on next use.
     pool.on('error', () => {});
-    pool.on('acquire', (client) => {
-      if (everyConnection.size > 0) prepareStatements(client);
-    });
     const db = drizzlePg(pool, { schema }) as unknown as Db;
     return {
       kind: 'postgres',
@@ -235,6 +228,7 @@ export async function scriptedTransaction<T>(
     });
   }
   const client = await pool.connect();
+  if (everyConnection.size > 0) await prepareStatements(client);
   const connection: ScriptConnection = {
     // node-postgres remembers the statements it prepared on each connection; `prepareOnEveryConnection` the others.
     hasPrepared: (name) =>
