@@ -94,8 +94,10 @@ export interface HistoryItem {
   platform: 'mt4' | 'mt5';
   login: number;
   currency: string;
-  type: 'deal' | 'closed_trade' | 'balance';
+  /** `order`: a finished order (filled, canceled, expired or rejected), listed only when asked for by type. */
+  type: 'deal' | 'closed_trade' | 'balance' | 'order';
   ticket: string;
+  /** Orders: when the order finished. */
   time: string;
   symbol: string | null;
   side: 'buy' | 'sell' | null;
@@ -108,7 +110,85 @@ export interface HistoryItem {
   swapMinor: number | null;
   amountMinor: number | null;
   balanceKind: string | null;
+  /** Orders only: buy_limit, sell_stop …; filled, canceled, expired, rejected; the lots left unfilled. */
+  orderType: string | null;
+  orderState: string | null;
+  volumeRemainingLots: number | null;
+  stopLoss: number | null;
+  takeProfit: number | null;
   comment: string;
+}
+
+/** A pending (or partly filled) order waiting on the trading server, as last synced. */
+export interface OpenOrder {
+  tradingAccountId: string;
+  server: string;
+  platform: 'mt4' | 'mt5';
+  login: number;
+  ticket: string;
+  symbol: string;
+  orderType: string;
+  side: 'buy' | 'sell';
+  state: string;
+  volumeLots: number;
+  volumeRemainingLots: number;
+  price: number;
+  triggerPrice: number;
+  /** 0 when not set. */
+  stopLoss: number;
+  takeProfit: number;
+  setupTime: string;
+  expiration: string | null;
+  comment: string;
+  updatedAt: string;
+}
+
+const orderTypeWords: Record<string, string> = {
+  buy: 'Buy',
+  sell: 'Sell',
+  buy_limit: 'Buy limit',
+  sell_limit: 'Sell limit',
+  buy_stop: 'Buy stop',
+  sell_stop: 'Sell stop',
+  buy_stop_limit: 'Buy stop limit',
+  sell_stop_limit: 'Sell stop limit',
+  close_by: 'Close by',
+};
+const orderStateWords: Record<string, string> = {
+  started: 'being checked',
+  placed: 'waiting',
+  canceled: 'cancelled',
+  partial: 'partly filled',
+  filled: 'filled',
+  rejected: 'rejected',
+  expired: 'expired',
+  request_add: 'being placed',
+  request_modify: 'being changed',
+  request_cancel: 'being cancelled',
+};
+
+/** "Buy limit", "Sell stop", … */
+export const orderTypeLabel = (type: string | null) =>
+  type ? (orderTypeWords[type] ?? type.replaceAll('_', ' ')) : 'Order';
+/** "filled", "cancelled", "expired", … */
+export const orderStateLabel = (state: string | null) =>
+  state ? (orderStateWords[state] ?? state.replaceAll('_', ' ')) : '';
+/** 0.5 → "0.50 lots", 1 → "1.00 lot". */
+export const lotsLabel = (lots: number) => `${lots.toFixed(2)} ${lots === 1 ? 'lot' : 'lots'}`;
+
+/** "Buy limit 0.50 lots EURUSD at 1.0850": an order in plain words. */
+export function orderWords(o: {
+  orderType: string | null;
+  volumeLots: number | null;
+  symbol: string | null;
+  price: number | null;
+}): string {
+  const parts = [orderTypeLabel(o.orderType)];
+  if (o.volumeLots !== null) parts.push(lotsLabel(o.volumeLots));
+  if (o.symbol) parts.push(o.symbol);
+  // A market order has no price of its own (0): it took the market's.
+  if (o.price) parts.push(`at ${o.price}`);
+  return parts.join(' ');
 }
 
 export interface HistoryPage {

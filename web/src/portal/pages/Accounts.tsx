@@ -10,7 +10,7 @@ import { DateTime, Empty, ErrorAlert, Loading, PageTitle, StatusBadge } from '..
 import { useAction, useApi } from '../../ui/useApi.ts';
 import { BalanceFacts, Section, useAccounts } from '../components.tsx';
 import type { Account, OperationSummary, Product } from '../types.ts';
-import { HistoryTable } from './History.tsx';
+import { HistoryTable, OpenOrdersTable } from './History.tsx';
 
 export function AccountsPage() {
   return (
@@ -273,6 +273,11 @@ function AccountDetail() {
       <Section title="Trading history">
         <HistoryTable path={`/api/portal/accounts/${a.id}/history`} showAccount={false} />
       </Section>
+      {a.login !== null ? (
+        <Section title="Open orders">
+          <OpenOrdersTable accountId={a.id} showAccount={false} />
+        </Section>
+      ) : null}
     </Stack>
   );
 }
