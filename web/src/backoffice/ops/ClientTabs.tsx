@@ -24,7 +24,7 @@ import { useStaff } from '../auth.tsx';
 import { Facts, To, useKeyset, words } from './bits.tsx';
 import { MovementDetail } from './MovementDetail.tsx';
 import { MovementTable } from './MovementTable.tsx';
-import type { Account, Client, HistoryItem, KycBody, KycDocument, MovementPage, Note } from './types.ts';
+import type { Account, Client, HistoryItem, KycBody, KycDocument, MovementPage, Note, OpenOrder } from './types.ts';
 
 const PAGE = 25;
 
@@ -727,6 +727,7 @@ export function HistoryTab({ clientId }: { clientId: string }) {
             { value: 'deal', label: 'Deals (MT5)' },
             { value: 'closed_trade', label: 'Closed trades (MT4)' },
             { value: 'balance', label: 'Balance records' },
+            { value: 'order', label: 'Orders (finished)' },
           ]}
         />
         {data ? (
@@ -737,7 +738,9 @@ export function HistoryTab({ clientId }: { clientId: string }) {
       </Group>
       <ErrorAlert error={error} onRetry={reload} />
       {loading && !data ? <Loading /> : null}
-      {data && data.items.length === 0 ? <Empty>No trading history synced yet.</Empty> : null}
+      {data && data.items.length === 0 ? (
+        <Empty>{type === 'order' ? 'No finished orders synced yet.' : 'No trading history synced yet.'}</Empty>
+      ) : null}
       {data && data.items.length > 0 ? (
         <Table.ScrollContainer minWidth={860}>
           <Table striped withTableBorder aria-label="Trading history">
@@ -762,21 +765,49 @@ export function HistoryTab({ clientId }: { clientId: string }) {
                   <Table.Td>
                     {h.login} · {h.server}
                   </Table.Td>
-                  <Table.Td>
-                    {words(h.type)} #{h.ticket}
-                    {h.side ? ` ${h.side}` : ''}
-                    {h.entry ? ` ${h.entry}` : ''}
-                    {h.balanceKind ? ` (${h.balanceKind})` : ''}
-                  </Table.Td>
-                  <Table.Td>{h.symbol ?? '—'}</Table.Td>
-                  <Table.Td ta="right">{h.volumeLots ?? '—'}</Table.Td>
-                  <Table.Td ta="right">{h.closePrice ?? h.price ?? '—'}</Table.Td>
-                  <Table.Td ta="right">
-                    <Money minor={h.amountMinor ?? h.profitMinor} currency={h.currency} />
-                  </Table.Td>
-                  <Table.Td>
-                    <Text size="xs">{h.reference ?? h.comment}</Text>
-                  </Table.Td>
+                  {h.type === 'order' ? (
+                    <>
+                      <Table.Td>
+                        Order #{h.ticket} {words(h.orderType ?? '')} <StatusBadge status={h.orderState} />
+                        <Text size="xs" c="dimmed">
+                          placed <DateTime value={h.openTime} />
+                          {h.positionId && h.positionId !== '0' ? ` · position #${h.positionId}` : ''}
+                        </Text>
+                      </Table.Td>
+                      <Table.Td>{h.symbol ?? '—'}</Table.Td>
+                      <Table.Td ta="right">
+                        {h.volumeLots ?? '—'}
+                        {h.volumeRemainingLots ? (
+                          <Text size="xs" c="dimmed">
+                            {h.volumeRemainingLots} left
+                          </Text>
+                        ) : null}
+                      </Table.Td>
+                      <Table.Td ta="right">{h.price || '—'}</Table.Td>
+                      <Table.Td ta="right">—</Table.Td>
+                      <Table.Td>
+                        <Text size="xs">{[stopsText(h), h.comment].filter(Boolean).join(' · ')}</Text>
+                      </Table.Td>
+                    </>
+                  ) : (
+                    <>
+                      <Table.Td>
+                        {words(h.type)} #{h.ticket}
+                        {h.side ? ` ${h.side}` : ''}
+                        {h.entry ? ` ${h.entry}` : ''}
+                        {h.balanceKind ? ` (${h.balanceKind})` : ''}
+                      </Table.Td>
+                      <Table.Td>{h.symbol ?? '—'}</Table.Td>
+                      <Table.Td ta="right">{h.volumeLots ?? '—'}</Table.Td>
+                      <Table.Td ta="right">{h.closePrice ?? h.price ?? '—'}</Table.Td>
+                      <Table.Td ta="right">
+                        <Money minor={h.amountMinor ?? h.profitMinor} currency={h.currency} />
+                      </Table.Td>
+                      <Table.Td>
+                        <Text size="xs">{h.reference ?? h.comment}</Text>
+                      </Table.Td>
+                    </>
+                  )}
                 </Table.Tr>
               ))}
             </Table.Tbody>
@@ -784,6 +815,103 @@ export function HistoryTab({ clientId }: { clientId: string }) {
         </Table.ScrollContainer>
       ) : null}
       <Pager page={page} hasNext={!!data && (page + 1) * PAGE < data.total} onChange={setPage} />
+      <OpenOrdersTable clientId={clientId} />
+    </Stack>
+  );
+}
+
+/** "SL 1.08 · TP 1.09" for what is set (0 or null: not set). */
+function stopsText(o: { stopLoss: number | null; takeProfit: number | null }): string {
+  return [o.stopLoss ? `SL ${o.stopLoss}` : '', o.takeProfit ? `TP ${o.takeProfit}` : ''].filter(Boolean).join(' · ');
+}
+
+/** The client's open orders on every server as trade sync last listed them (the API sends all; paged here). */
+function OpenOrdersTable({ clientId }: { clientId: string }) {
+  const [page, setPage] = useState(0);
+  const { data, error, loading, reload } = useApi<{ items: OpenOrder[] }>(`/api/backoffice/clients/${clientId}/orders`);
+  const items = data?.items ?? [];
+  return (
+    <Stack gap="sm" component="section" aria-labelledby="open-orders-title">
+      <Group justify="space-between" align="flex-end">
+        <Title order={4} id="open-orders-title">
+          Open orders
+        </Title>
+        <Group gap="sm">
+          {data ? (
+            <Text size="sm" c="dimmed">
+              {items.length} open
+            </Text>
+          ) : null}
+          <Button size="xs" variant="default" onClick={reload} loading={loading && !!data}>
+            Reload
+          </Button>
+        </Group>
+      </Group>
+      <ErrorAlert error={error} onRetry={reload} />
+      {loading && !data ? <Loading /> : null}
+      {data && items.length === 0 ? <Empty>No open orders on any server.</Empty> : null}
+      {items.length > 0 ? (
+        <Table.ScrollContainer minWidth={1100}>
+          <Table striped withTableBorder aria-label="Open orders">
+            <Table.Thead>
+              <Table.Tr>
+                <Table.Th>Ticket</Table.Th>
+                <Table.Th>Server</Table.Th>
+                <Table.Th>Login</Table.Th>
+                <Table.Th>Type</Table.Th>
+                <Table.Th>State</Table.Th>
+                <Table.Th>Symbol</Table.Th>
+                <Table.Th ta="right">Lots placed</Table.Th>
+                <Table.Th ta="right">Lots left</Table.Th>
+                <Table.Th ta="right">Price</Table.Th>
+                <Table.Th ta="right">Trigger</Table.Th>
+                <Table.Th ta="right">SL</Table.Th>
+                <Table.Th ta="right">TP</Table.Th>
+                <Table.Th>Placed</Table.Th>
+                <Table.Th>Expires</Table.Th>
+                <Table.Th>Synced</Table.Th>
+                <Table.Th>Comment</Table.Th>
+              </Table.Tr>
+            </Table.Thead>
+            <Table.Tbody>
+              {items.slice(page * PAGE, (page + 1) * PAGE).map((o) => (
+                <Table.Tr key={`${o.server}:${o.ticket}`}>
+                  <Table.Td>#{o.ticket}</Table.Td>
+                  <Table.Td>
+                    {o.server}{' '}
+                    <Badge size="xs" variant="light">
+                      {o.platform.toUpperCase()}
+                    </Badge>
+                  </Table.Td>
+                  <Table.Td>{o.login}</Table.Td>
+                  <Table.Td>{words(o.orderType)}</Table.Td>
+                  <Table.Td>
+                    <StatusBadge status={o.state} />
+                  </Table.Td>
+                  <Table.Td>{o.symbol}</Table.Td>
+                  <Table.Td ta="right">{o.volumeLots}</Table.Td>
+                  <Table.Td ta="right">{o.volumeRemainingLots}</Table.Td>
+                  <Table.Td ta="right">{o.price || '—'}</Table.Td>
+                  <Table.Td ta="right">{o.triggerPrice || '—'}</Table.Td>
+                  <Table.Td ta="right">{o.stopLoss || '—'}</Table.Td>
+                  <Table.Td ta="right">{o.takeProfit || '—'}</Table.Td>
+                  <Table.Td>
+                    <DateTime value={o.setupTime} />
+                  </Table.Td>
+                  <Table.Td>{o.expiration ? <DateTime value={o.expiration} /> : 'until cancelled'}</Table.Td>
+                  <Table.Td>
+                    <DateTime value={o.updatedAt} />
+                  </Table.Td>
+                  <Table.Td>
+                    <Text size="xs">{o.comment}</Text>
+                  </Table.Td>
+                </Table.Tr>
+              ))}
+            </Table.Tbody>
+          </Table>
+        </Table.ScrollContainer>
+      ) : null}
+      <Pager page={page} hasNext={(page + 1) * PAGE < items.length} onChange={setPage} />
     </Stack>
   );
 }

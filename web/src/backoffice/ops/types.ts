@@ -285,9 +285,12 @@ export interface HistoryItem {
   platform: 'mt4' | 'mt5';
   login: number;
   currency: string;
-  type: 'deal' | 'closed_trade' | 'balance';
+  /** `order`: a finished order, listed only when asked for by type. */
+  type: 'deal' | 'closed_trade' | 'balance' | 'order';
   ticket: string;
+  /** Orders: when the order finished; openTime when it was placed. */
   time: string;
+  openTime: string | null;
   symbol: string | null;
   side: 'buy' | 'sell' | null;
   entry: string | null;
@@ -297,6 +300,38 @@ export interface HistoryItem {
   profitMinor: number | null;
   amountMinor: number | null;
   balanceKind: string | null;
+  /** Orders only: type (buy_limit …), final state (filled, canceled, expired, rejected), lots left, SL/TP. */
+  orderType: string | null;
+  orderState: string | null;
+  volumeRemainingLots: number | null;
+  stopLoss: number | null;
+  takeProfit: number | null;
+  positionId: string | null;
   reference: string | null;
   comment: string;
+}
+
+/** An open (pending or partly filled) order on a trading server, as trade sync last listed it. */
+export interface OpenOrder {
+  tradingAccountId: string;
+  server: string;
+  platform: 'mt4' | 'mt5';
+  login: number;
+  ticket: string;
+  symbol: string;
+  orderType: string;
+  side: 'buy' | 'sell';
+  state: string;
+  volumeLots: number;
+  volumeRemainingLots: number;
+  price: number;
+  triggerPrice: number;
+  /** 0 when not set. */
+  stopLoss: number;
+  takeProfit: number;
+  setupTime: string;
+  expiration: string | null;
+  positionId: string | null;
+  comment: string;
+  updatedAt: string;
 }
