@@ -332,7 +332,9 @@ export default async function bench(): Promise<void> {
         if (row!.n === ids.length || Date.now() > deadline) {
           return { posted: row!.n, last: row!.last ? new Date(row!.last).getTime() : Date.now() };
         }
-        await new Promise((r) => setTimeout(r, 20));
+        // The end is read from the rows (max completed_at), so the poll interval costs no precision; each poll
+        // looks up every id of the batch, which at 20 ms took ~0.3-0.6 ms of PostgreSQL CPU per deposit.
+        await new Promise((r) => setTimeout(r, 100));
       }
     };
     const latenciesOf = async (from: number, to: number) =>
