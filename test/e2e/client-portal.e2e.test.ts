@@ -3,7 +3,9 @@
  * hosted page and signed webhooks, the HTTP app serving web/dist): a client registers at phone width, follows the
  * link from the verification email, uploads a passport, compliance approves it, the client opens a live account,
  * pays a deposit on the PSP's page with the success test card, comes back to the deposit's timeline and watches it
- * reach `posted`; the trading server's balance for that login really moved. Screenshots at each step.
+ * reach `posted`; the trading server's balance for that login really moved. A pending order a dealer places on the
+ * server shows among the client's open orders, and once cancelled, among the finished orders of the trading history.
+ * Screenshots at each step.
  *
  * The browser reaches the portal at its public URL (PUBLIC_URL, here the default http://127.0.0.1:8080), as clients do
  * and as the verification email and the payment page's return link say; Playwright stands in for the reverse proxy
@@ -24,6 +26,7 @@ import { defaultWebRoot } from '../../src/http/web.ts';
 import { DEMO, LIVE } from '../support/accounts-testbed.ts';
 import { type FundingTestbed, fundingTestbed } from '../support/funding-testbed.ts';
 import { TEST_CARDS } from '../support/psp.ts';
+import { control } from '../support/simulators.ts';
 import { launchBrowser, newPage, screenshot } from './support/browser.ts';
 
 /** A full-page screenshot from the top (so the fixed header sits where it belongs). */
@@ -341,6 +344,66 @@ describe('client portal in the browser', () => {
     await page.waitForURL((url) => url.pathname.startsWith('/movements/'));
     await page.getByTestId('movement-summary').getByText('is waiting for review').waitFor();
     await shot(page, 'client-portal-22-withdrawal-requested');
+  });
+
+  it('shows a pending order as open, then, cancelled on the server, among the finished orders', async () => {
+    const funded = await t.fundedClient();
+    // A dealer places a buy limit far below the market for the client: it waits on the server.
+    const { order } = (await control(t.live, 'POST', '/control/dealer/order', {
+      login: funded.login,
+      symbol: 'EURUSD',
+      side: 'buy',
+      lots: 0.5,
+      price: 0.9,
+      comment: 'e2e pending',
+    })) as { order: { Order: string } };
+    const ticket = order.Order;
+    // The sync pass that lists open positions and orders (what the scheduler runs every minute).
+    t.clock.set(new Date());
+    const listed = await t.ctx.trades.syncPositions(LIVE);
+    expect(listed?.openOrders, JSON.stringify(listed)).toBeGreaterThan(0);
+
+    const { context, page } = await open({ phone: true });
+    await context.addCookies([{ name: 'bd_client', value: funded.cookie.split('=')[1]!, url: publicUrl }]);
+    await page.goto('/history');
+    await page.getByRole('heading', { name: 'Trading history' }).waitFor();
+    const openRow = page
+      .getByRole('table', { name: 'Open orders' })
+      .getByRole('row')
+      .filter({ hasText: `#${ticket}` });
+    await openRow.getByText('Buy limit 0.50 lots EURUSD at 0.9').waitFor({ timeout: 10_000 });
+    expect(await openRow.textContent()).toContain('waiting');
+    expect(await openRow.textContent()).toContain('e2e pending');
+    await shot(page, 'client-portal-40-open-order-phone');
+
+    // Cancelled on the server; the next pass finds it gone from the book and stores how it ended.
+    await control(t.live, 'POST', '/control/dealer/order/cancel', { order: Number(ticket) });
+    t.clock.advance(60_000); // the next listing (a snapshot replaces what an earlier listing stored)
+    const after = await t.ctx.trades.syncPositions(LIVE);
+    expect(after?.finishedOrders, JSON.stringify(after)).toBe(1);
+    await page.reload();
+    await page.getByText('No open orders.').waitFor({ timeout: 10_000 });
+    // The record-type filter from the keyboard: focus the select and choose "Orders".
+    const show = page.getByLabel('Show');
+    await show.focus();
+    await show.selectOption('order');
+    const history = page.getByRole('table', { name: 'Trading history' });
+    const finished = history.getByRole('row').filter({ hasText: `#${ticket}` });
+    await finished.getByText('Buy limit 0.50 lots EURUSD at 0.9 — cancelled').waitFor({ timeout: 10_000 });
+    await shot(page, 'client-portal-41-cancelled-order-phone');
+
+    // The same on one account's page, at desktop width.
+    await page.setViewportSize(DESKTOP);
+    await page.goto(`/accounts/${funded.accountId}`);
+    await page.getByRole('region', { name: 'Open orders' }).getByText('No open orders.').waitFor();
+    await page.getByLabel('Show').selectOption('order');
+    await page
+      .getByRole('table', { name: 'Trading history' })
+      .getByRole('row')
+      .filter({ hasText: `#${ticket}` })
+      .getByText('cancelled', { exact: true })
+      .waitFor();
+    await shot(page, 'client-portal-42-account-orders');
   });
 
   it('turns two-factor on, then asks for a code at sign-in and refuses a wrong one', async () => {

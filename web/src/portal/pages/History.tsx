@@ -156,9 +156,7 @@ export function HistoryTable({ path, showAccount }: { path: string; showAccount:
                           <OrderText h={h} />
                         </Table.Td>
                         <Table.Td>
-                          <Badge variant="light" color={h.orderState === 'filled' ? 'green' : 'gray'}>
-                            {orderStateLabel(h.orderState)}
-                          </Badge>
+                          <Text size="sm">{orderStateLabel(h.orderState)}</Text>
                         </Table.Td>
                       </>
                     ) : (
@@ -239,13 +237,12 @@ export function OpenOrdersTable({ accountId, showAccount }: { accountId?: string
               </>
             ) : null}
           </Text>
-          <Table.ScrollContainer minWidth={340}>
+          <Table.ScrollContainer minWidth={300}>
             <Table striped aria-label="Open orders">
               <Table.Thead>
                 <Table.Tr>
                   <Table.Th>Placed</Table.Th>
                   <Table.Th>Order</Table.Th>
-                  <Table.Th>State</Table.Th>
                 </Table.Tr>
               </Table.Thead>
               <Table.Tbody>
@@ -259,7 +256,12 @@ export function OpenOrdersTable({ accountId, showAccount }: { accountId?: string
                         {showAccount ? <AccountLine login={o.login} platform={o.platform} /> : null}
                       </Table.Td>
                       <Table.Td>
-                        <Text size="sm">{orderWords(o)}</Text>
+                        <Text size="sm">
+                          {orderWords(o)} — {orderStateLabel(o.state)}
+                          {filled !== null
+                            ? ` (${lotsLabel(filled)} filled, ${lotsLabel(o.volumeRemainingLots)} left)`
+                            : ''}
+                        </Text>
                         <Text size="xs" c="dimmed">
                           #{o.ticket}
                           {o.triggerPrice ? ` · triggers at ${o.triggerPrice}` : ''}
@@ -274,16 +276,6 @@ export function OpenOrdersTable({ accountId, showAccount }: { accountId?: string
                           )}
                           {o.comment ? ` · ${o.comment}` : ''}
                         </Text>
-                      </Table.Td>
-                      <Table.Td>
-                        <Badge variant="light" color="blue">
-                          {orderStateLabel(o.state)}
-                        </Badge>
-                        {filled !== null ? (
-                          <Text size="xs" c="dimmed">
-                            {lotsLabel(filled)} filled, {lotsLabel(o.volumeRemainingLots)} left
-                          </Text>
-                        ) : null}
                       </Table.Td>
                     </Table.Tr>
                   );
