@@ -11,6 +11,8 @@
  * 3. A dealer finds a `needs_review` operation in the operations list and in the alerts (acknowledges the alert and
  *    opens the operation from it), reads its attempt log and retries it with the same reference: it ends
  *    `succeeded` (the alert resolved), and the server holds exactly one balance record with that reference.
+ * 3b. Support reads a client's open orders (a pending order a dealer placed on the server) with full detail in the
+ *    Trading history tab, and once it is cancelled and listed again, finds it among the finished orders.
  * 4. Compliance works the KYC queue (views the file, approves the document and the client) and corrects a profile,
  *    where a wrong value is refused in the API's words; the client list at phone width.
  *
@@ -30,6 +32,7 @@ import { clients, movementApprovals, operations, tradingAccounts } from '../../s
 import { buildApp } from '../../src/http/app.ts';
 import { defaultWebRoot } from '../../src/http/web.ts';
 import { parseReference } from '../../src/platforms/reference.ts';
+import { LIVE } from '../support/accounts-testbed.ts';
 import { type FundingTestbed, fundingTestbed } from '../support/funding-testbed.ts';
 import { control } from '../support/simulators.ts';
 import { launchBrowser, newPage, screenshot } from './support/browser.ts';
@@ -401,6 +404,66 @@ describe('back office: money and operations in the browser', () => {
     await page.getByTestId('notes').getByText(note).waitFor();
     expect(await text(page.getByTestId('notes'))).toContain('Sam Support');
     await shot(page, 'backoffice-ops-2-note');
+  });
+
+  it("support reads a client's open orders, then the cancelled one among finished orders", async () => {
+    const c = await fundedClient('Olga Orders', 0);
+    const { order } = (await control(t.live, 'POST', '/control/dealer/order', {
+      login: c.login,
+      symbol: 'GBPUSD',
+      side: 'sell',
+      lots: 0.25,
+      price: 2.5,
+      comment: 'by phone',
+    })) as { order: { Order: string } };
+    const ticket = order.Order;
+    // The sync pass that lists open positions and orders (the scheduler's, run once here).
+    const listed = await t.ctx.trades.syncPositions(LIVE);
+    expect(listed?.openOrders, JSON.stringify(listed)).toBeGreaterThan(0);
+
+    const page = await signedIn(await enrol('Otto Orders', ['support']));
+    await page.goto(`/backoffice/clients/${c.clientId}`);
+    await page.getByTestId('client-name').filter({ hasText: 'Olga Orders' }).waitFor();
+    await page.getByRole('tab', { name: 'Trading history' }).click();
+    const row = page
+      .getByRole('table', { name: 'Open orders' })
+      .getByRole('row')
+      .filter({ hasText: `#${ticket}` });
+    await row.waitFor();
+    const cells = await row.getByRole('cell').allTextContents();
+    expect(cells.slice(0, 11)).toEqual([
+      `#${ticket}`,
+      'mt5-live MT5',
+      String(c.login),
+      'sell limit',
+      'placed',
+      'GBPUSD',
+      '0.25',
+      '0.25',
+      '2.5',
+      '—',
+      '—',
+    ]);
+    expect(cells.at(-2)).toBe('until cancelled');
+    expect(cells.at(-1)).toBe('by phone');
+    await shot(page, 'backoffice-ops-3b-open-orders');
+
+    // Cancelled on the server; the next listing finds it gone and stores how it ended.
+    await control(t.live, 'POST', '/control/dealer/order/cancel', { order: Number(ticket) });
+    t.clock.advance(60_000);
+    const after = await t.ctx.trades.syncPositions(LIVE);
+    expect(after?.finishedOrders, JSON.stringify(after)).toBe(1);
+    await page.getByRole('button', { name: 'Reload' }).click();
+    await page.getByText('No open orders on any server.').waitFor();
+    await page.getByLabel('Records').selectOption('order');
+    const finished = page
+      .getByRole('table', { name: 'Trading history' })
+      .getByRole('row')
+      .filter({ hasText: `Order #${ticket}` });
+    await finished.waitFor();
+    expect(await text(finished)).toMatch(/sell limit\s*canceled/);
+    expect(await text(finished)).toContain('GBPUSD');
+    await shot(page, 'backoffice-ops-3b-finished-orders');
   });
 
   it('a dealer retries a needs_review operation with the same reference; it succeeds once on the server', async () => {

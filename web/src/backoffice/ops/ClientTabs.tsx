@@ -732,7 +732,7 @@ export function HistoryTab({ clientId }: { clientId: string }) {
         />
         {data ? (
           <Text size="sm" c="dimmed">
-            {data.total} records
+            {data.total} record{data.total === 1 ? '' : 's'}
           </Text>
         ) : null}
       </Group>
@@ -830,6 +830,8 @@ function OpenOrdersTable({ clientId }: { clientId: string }) {
   const [page, setPage] = useState(0);
   const { data, error, loading, reload } = useApi<{ items: OpenOrder[] }>(`/api/backoffice/clients/${clientId}/orders`);
   const items = data?.items ?? [];
+  /** When trade sync last listed them (every order of a server is listed at once). */
+  const listedAt = items.reduce<string | null>((at, o) => (at === null || o.updatedAt > at ? o.updatedAt : at), null);
   return (
     <Stack gap="sm" component="section" aria-labelledby="open-orders-title">
       <Group justify="space-between" align="flex-end">
@@ -840,6 +842,12 @@ function OpenOrdersTable({ clientId }: { clientId: string }) {
           {data ? (
             <Text size="sm" c="dimmed">
               {items.length} open
+              {listedAt ? (
+                <>
+                  {' '}
+                  · listed <DateTime value={listedAt} />
+                </>
+              ) : null}
             </Text>
           ) : null}
           <Button size="xs" variant="default" onClick={reload} loading={loading && !!data}>
@@ -851,7 +859,7 @@ function OpenOrdersTable({ clientId }: { clientId: string }) {
       {loading && !data ? <Loading /> : null}
       {data && items.length === 0 ? <Empty>No open orders on any server.</Empty> : null}
       {items.length > 0 ? (
-        <Table.ScrollContainer minWidth={1100}>
+        <Table.ScrollContainer minWidth={960}>
           <Table striped withTableBorder aria-label="Open orders">
             <Table.Thead>
               <Table.Tr>
@@ -864,12 +872,10 @@ function OpenOrdersTable({ clientId }: { clientId: string }) {
                 <Table.Th ta="right">Lots placed</Table.Th>
                 <Table.Th ta="right">Lots left</Table.Th>
                 <Table.Th ta="right">Price</Table.Th>
-                <Table.Th ta="right">Trigger</Table.Th>
                 <Table.Th ta="right">SL</Table.Th>
                 <Table.Th ta="right">TP</Table.Th>
                 <Table.Th>Placed</Table.Th>
                 <Table.Th>Expires</Table.Th>
-                <Table.Th>Synced</Table.Th>
                 <Table.Th>Comment</Table.Th>
               </Table.Tr>
             </Table.Thead>
@@ -885,23 +891,24 @@ function OpenOrdersTable({ clientId }: { clientId: string }) {
                   </Table.Td>
                   <Table.Td>{o.login}</Table.Td>
                   <Table.Td>{words(o.orderType)}</Table.Td>
-                  <Table.Td>
-                    <StatusBadge status={o.state} />
-                  </Table.Td>
+                  <Table.Td>{words(o.state)}</Table.Td>
                   <Table.Td>{o.symbol}</Table.Td>
                   <Table.Td ta="right">{o.volumeLots}</Table.Td>
                   <Table.Td ta="right">{o.volumeRemainingLots}</Table.Td>
-                  <Table.Td ta="right">{o.price || '—'}</Table.Td>
-                  <Table.Td ta="right">{o.triggerPrice || '—'}</Table.Td>
+                  <Table.Td ta="right">
+                    {o.price || '—'}
+                    {o.triggerPrice ? (
+                      <Text size="xs" c="dimmed">
+                        trigger {o.triggerPrice}
+                      </Text>
+                    ) : null}
+                  </Table.Td>
                   <Table.Td ta="right">{o.stopLoss || '—'}</Table.Td>
                   <Table.Td ta="right">{o.takeProfit || '—'}</Table.Td>
                   <Table.Td>
                     <DateTime value={o.setupTime} />
                   </Table.Td>
                   <Table.Td>{o.expiration ? <DateTime value={o.expiration} /> : 'until cancelled'}</Table.Td>
-                  <Table.Td>
-                    <DateTime value={o.updatedAt} />
-                  </Table.Td>
                   <Table.Td>
                     <Text size="xs">{o.comment}</Text>
                   </Table.Td>
