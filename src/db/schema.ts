@@ -970,6 +970,16 @@ export const tradeSyncCursors = pgTable('trade_sync_cursors', {
   backfillTo: timestamp('backfill_to', { withTimezone: true, precision: 3 }),
   backfillNext: timestamp('backfill_next', { withTimezone: true, precision: 3 }),
   backfillFinishedAt: timestamp('backfill_finished_at', { withTimezone: true, precision: 3 }),
+  // The finished-orders pass (MT5 history orders, MT4 deleted pending orders) has a cursor and a lease of its own, so
+  // the deals and balance pass (money: reconciliation, external changes) never waits for orders.
+  ordersSyncedTo: timestamp('orders_synced_to', { withTimezone: true, precision: 3 }),
+  ordersLeaseOwner: text('orders_lease_owner'),
+  ordersLeaseUntil: timestamp('orders_lease_until', { withTimezone: true, precision: 3 }),
+  ordersLastPassStartedAt: timestamp('orders_last_pass_started_at', { withTimezone: true, precision: 3 }),
+  ordersLastSuccessAt: timestamp('orders_last_success_at', { withTimezone: true, precision: 3 }),
+  ordersLastError: text('orders_last_error'),
+  ordersLastErrorAt: timestamp('orders_last_error_at', { withTimezone: true, precision: 3 }),
+  ordersConsecutiveFailures: integer('orders_consecutive_failures').notNull().default(0),
   updatedAt: timestamp('updated_at', { withTimezone: true, precision: 3 }).notNull(),
 });
 
