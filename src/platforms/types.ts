@@ -247,10 +247,10 @@ export interface HistoryQuery {
   from: Date;
   to: Date;
   /**
-   * Also list finished orders (MT5 history orders, MT4 deleted pending orders). Default false: deals, closed trades
-   * and balance records only.
+   * Finished orders (MT5 history orders, MT4 deleted pending orders): `true` lists them too, `'only'` lists them and
+   * nothing else (the sync's orders pass). Default false: deals, closed trades and balance records only.
    */
-  orders?: boolean;
+  orders?: boolean | 'only';
 }
 
 export interface Platform {

@@ -368,11 +368,14 @@ export class Mt4Connector implements Platform {
     group: GroupInfo,
     from: Date,
     to: Date,
-    orders = false,
+    orders: HistoryQuery['orders'] = false,
   ): Promise<HistoryRecord[]> {
     const records: HistoryRecord[] = [];
+    // TradesUserHistory answers every kind at once: an orders-only listing keeps the deleted pending orders.
+    const only = orders === 'only';
     for (const trade of await this.history(login, from, to)) {
-      const record = toHistoryRecord(trade, group.currencyDigits, this.zone, orders);
+      if (only && !isPendingOrder(trade)) continue;
+      const record = toHistoryRecord(trade, group.currencyDigits, this.zone, orders !== false);
       if (record) records.push(record);
     }
     return records;

@@ -482,7 +482,7 @@ export class Mt5Connector implements Platform {
   }
 
   /**
-   * Deals, then (when asked) history orders of one account. Deals always ask their total first (what a listing that
+   * Deals, then (when asked) history orders of one account (with `orders: 'only'`, history orders alone). Deals always ask their total first (what a listing that
    * fails is known by, e.g. in reconciliation's tests); orders, in a walk over every account (`counted` false), do
    * not: for most accounts that is one request instead of two.
    */
@@ -491,7 +491,7 @@ export class Mt5Connector implements Platform {
     query: HistoryQuery,
     counted: boolean,
   ): AsyncGenerator<HistoryRecord[]> {
-    yield* this.dealPagesOf(login, query.from, query.to);
+    if (query.orders !== 'only') yield* this.dealPagesOf(login, query.from, query.to);
     if (query.orders) yield* this.historyOrderPagesOf(login, query.from, query.to, counted);
   }
 
