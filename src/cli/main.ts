@@ -228,7 +228,9 @@ export function buildProgram(): Command {
   const trades = program.command('trades').description('trade and deal history synced from the trading servers');
   trades
     .command('backfill')
-    .description("read a server's history for a window into the database (resumable: run it again to continue)")
+    .description(
+      "read a server's history (deals, balance records and finished orders, in one walk) for a window into the database (resumable: run it again to continue)",
+    )
     .requiredOption('--server <code>', 'the server, e.g. mt5-live')
     .requiredOption('--from <iso>', 'start of the window, e.g. 2026-01-01 or 2026-01-01T00:00:00Z', isoDate)
     .option('--to <iso>', 'end of the window (default now)', isoDate)
@@ -273,12 +275,14 @@ export function buildProgram(): Command {
     .option('--server <code>', 'only this server')
     .action((o: { server?: string }) =>
       withContext(async (ctx) => {
-        const results = o.server ? [await ctx.trades.syncServer(o.server)] : await ctx.trades.syncAll();
+        const results = o.server
+          ? [await ctx.trades.syncServer(o.server), await ctx.trades.syncOrders(o.server)]
+          : await ctx.trades.syncAll();
         for (const r of results) {
           console.log(
             r.status === 'ok'
-              ? `${r.server}: ${r.records} records read, ${r.inserted} new, ${r.changed} changed (${Math.round(r.durationMs)} ms)`
-              : `${r.server}: ${r.status.toUpperCase()}${r.error ? ` — ${r.error}` : ' (another worker holds it)'}`,
+              ? `${r.server} ${r.pass}: ${r.records} records read, ${r.inserted} new, ${r.changed} changed (${Math.round(r.durationMs)} ms)`
+              : `${r.server} ${r.pass}: ${r.status.toUpperCase()}${r.error ? ` — ${r.error}` : ' (another worker holds it)'}`,
           );
           if (r.status === 'failed') process.exitCode = 2;
         }
@@ -293,6 +297,10 @@ export function buildProgram(): Command {
           const lag = s.lagSeconds === null ? 'never synced' : `lag ${Math.round(s.lagSeconds)} s`;
           console.log(
             `${s.server.padEnd(16)} ${lag.padEnd(14)} synced to ${s.syncedTo?.toISOString() ?? '—'}  ${s.recordsIngested} records${s.lastError ? `  last error: ${s.lastError} (${s.consecutiveFailures}×)` : ''}${s.backfill.next && !s.backfill.finishedAt ? `  backfill unfinished at ${s.backfill.next.toISOString()}` : ''}`,
+          );
+          const ordersLag = s.orders.lagSeconds === null ? 'never synced' : `lag ${Math.round(s.orders.lagSeconds)} s`;
+          console.log(
+            `${''.padEnd(16)} orders ${ordersLag} synced to ${s.orders.syncedTo?.toISOString() ?? '—'}${s.orders.lastError ? `  last error: ${s.orders.lastError} (${s.orders.consecutiveFailures}×)` : ''}`,
           );
         }
       }),

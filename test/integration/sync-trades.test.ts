@@ -142,14 +142,31 @@ describe('trade sync from MT5', () => {
     expect(new Set(rows.map((r) => `${r.recordType === 'order' ? 'order' : 'deal'}:${r.ticket}`))).toEqual(records);
   }
 
+  const cursorRow = async () =>
+    (await database.db.select().from(tradeSyncCursors).where(eq(tradeSyncCursors.serverCode, SERVER)))[0]!;
+
   it('stores every deal once, normalised, and a second pass changes nothing', async () => {
+    // The deals pass lists no finished orders and leaves the orders cursor alone.
     const first = await sync.syncServer(SERVER);
-    expect(first.status, first.error).toBe('ok');
+    expect(first).toMatchObject({ status: 'ok', pass: 'deals' });
     const deals = await serverDeals();
     expect(deals.size).toBeGreaterThan(ACCOUNTS * 3);
+    expect(first.inserted).toBe(deals.size);
+    expect((await stored()).filter((r) => r.recordType === 'order')).toHaveLength(0);
+    expect(await cursorRow()).toMatchObject({ syncedTo: clock.now(), ordersSyncedTo: null });
+
+    // The orders pass: its own cursor, the deals cursor untouched.
+    clock.advance(500);
+    const ordersPass = await sync.syncOrders(SERVER);
+    expect(ordersPass).toMatchObject({ status: 'ok', pass: 'orders' });
     const orders = await serverOrders();
     expect(orders.size).toBeGreaterThan(ACCOUNTS);
-    expect(first.inserted).toBe(deals.size + orders.size);
+    expect(ordersPass.inserted).toBe(orders.size);
+    expect(ordersPass.records).toBe(orders.size);
+    expect(await cursorRow()).toMatchObject({
+      syncedTo: new Date(clock.now().getTime() - 500),
+      ordersSyncedTo: clock.now(),
+    });
     await expectExactlyTheServersDeals();
 
     const rows = await stored();
@@ -169,7 +186,8 @@ describe('trade sync from MT5', () => {
     clock.advance(1_000);
     const second = await sync.syncServer(SERVER);
     expect(second).toMatchObject({ status: 'ok', inserted: 0, changed: 0 });
-    expect(second.unchanged).toBe(deals.size + orders.size);
+    expect(second.unchanged).toBe(deals.size);
+    expect(await sync.syncOrders(SERVER)).toMatchObject({ status: 'ok', inserted: 0, changed: 0 });
     const [cursor] = await database.db.select().from(tradeSyncCursors).where(eq(tradeSyncCursors.serverCode, SERVER));
     expect(cursor).toMatchObject({
       recordsIngested: deals.size + orders.size,
@@ -177,6 +195,123 @@ describe('trade sync from MT5', () => {
       lastError: null,
     });
     expect(cursor!.syncedTo!.getTime()).toBe(clock.now().getTime());
+    expect(cursor!.ordersSyncedTo!.getTime()).toBe(clock.now().getTime());
+  });
+
+  it('an order finished while only deals passes ran is stored by the next orders pass, from its own cursor', async () => {
+    const ordersBefore = (await cursorRow()).ordersSyncedTo!;
+    const known = new Set((await stored()).filter((r) => r.recordType === 'order').map((r) => r.ticket));
+    await control(sim, 'POST', '/control/activity/step', { steps: 10 });
+    const finished = [...(await serverOrders()).keys()].filter((t) => !known.has(t));
+    expect(finished.length).toBeGreaterThan(0);
+    for (let i = 0; i < 3; i++) {
+      clock.advance(15_000);
+      expect((await sync.syncServer(SERVER)).status).toBe('ok');
+    }
+    // Deals are in; the orders are not, and their cursor has not moved.
+    expect(await cursorRow()).toMatchObject({ syncedTo: clock.now(), ordersSyncedTo: ordersBefore });
+    const storedOrders = async () =>
+      new Set((await stored()).filter((r) => r.recordType === 'order').map((r) => r.ticket));
+    const afterDeals = await storedOrders();
+    expect(finished.filter((t) => afterDeals.has(t))).toEqual([]);
+
+    clock.advance(1_000);
+    const pass = await sync.syncOrders(SERVER);
+    expect(pass).toMatchObject({ status: 'ok', pass: 'orders', inserted: finished.length });
+    expect(pass.from).toEqual(new Date(ordersBefore.getTime() - 10 * 60_000));
+    const now = await storedOrders();
+    expect(finished.every((t) => now.has(t))).toBe(true);
+    expect((await cursorRow()).ordersSyncedTo).toEqual(clock.now());
+    await expectExactlyTheServersDeals();
+  });
+
+  it('a failed orders pass keeps its cursor (persisted), deals go on, and a restarted worker continues from it', async () => {
+    await control(sim, 'POST', '/control/activity/step', { steps: 10 });
+    const before = await cursorRow();
+    await control(sim, 'POST', '/control/faults', {
+      endpoint: '/api/history/get_page',
+      kind: 'error',
+      code: 3,
+    });
+    clock.advance(1_000);
+    const broken = await sync.syncOrders(SERVER);
+    expect(broken).toMatchObject({ status: 'failed', pass: 'orders' });
+    // The deals pass does not depend on it.
+    expect(await sync.syncServer(SERVER)).toMatchObject({ status: 'ok', pass: 'deals' });
+    const after = await cursorRow();
+    expect(after).toMatchObject({
+      ordersSyncedTo: before.ordersSyncedTo,
+      ordersConsecutiveFailures: 1,
+      ordersLeaseOwner: null,
+      syncedTo: clock.now(),
+      consecutiveFailures: 0,
+    });
+    expect(after.ordersLastError).toBeTruthy();
+    const status = (await sync.status()).find((s) => s.server === SERVER)!;
+    expect(status.orders).toMatchObject({ consecutiveFailures: 1, syncedTo: before.ordersSyncedTo });
+    await control(sim, 'DELETE', '/control/faults');
+
+    // A worker restart: a new TradeSync reads the persisted orders cursor and stores what was missed.
+    await sync.stop();
+    const restarted = new TradeSync({
+      database,
+      platforms: registry,
+      clock,
+      audit: { record: (tx, e) => recordAudit(tx, e, clock) },
+      alerts: alertService,
+      externalChanges: new ExternalChangeService({
+        database,
+        clock,
+        audit: { record: (tx, e) => recordAudit(tx, e, clock) },
+        alerts: alertService,
+      }),
+      pumping: false,
+      batchSize: 200,
+    });
+    let result = broken;
+    const deadline = Date.now() + 20_000;
+    while (result.status !== 'ok' && Date.now() < deadline) {
+      clock.advance(60_000);
+      result = await restarted.syncOrders(SERVER);
+    }
+    expect(result.status, result.error).toBe('ok');
+    expect(result.from).toEqual(new Date(before.ordersSyncedTo!.getTime() - 10 * 60_000));
+    expect(result.inserted).toBeGreaterThan(0);
+    await expectExactlyTheServersDeals();
+    sync = restarted;
+  });
+
+  it('the scheduled tick runs the deals pass and leaves the orders pass running behind it, never waiting for it', async () => {
+    await control(sim, 'POST', '/control/activity/step', { steps: 10 });
+    // Slow history orders: each page takes 0.7 s (two queued on a session stay within the 2 s request timeout).
+    await control(sim, 'POST', '/control/faults', {
+      endpoint: '/api/history/get_page',
+      kind: 'latency',
+      latencyMs: 700,
+    });
+    clock.advance(120_000);
+    const tickAt = clock.now();
+    // Only the history passes are due (positions and the account check share the server's sessions).
+    const notDue = async () =>
+      database.query(
+        'update trade_sync_cursors set positions_synced_at = $2, accounts_checked_at = $2 where server_code = $1',
+        [SERVER, clock.now()],
+      );
+    await notDue();
+    const before = await cursorRow();
+    await sync.tick();
+    // The tick has returned with the deals synced up to it; the orders pass is still listing, its cursor where it was.
+    expect(await cursorRow()).toMatchObject({ syncedTo: tickAt, ordersSyncedTo: before.ordersSyncedTo });
+    await sync.idle();
+    expect(await cursorRow()).toMatchObject({ ordersSyncedTo: tickAt, ordersLastError: null });
+    await expectExactlyTheServersDeals();
+    // Not due again before its own interval (60 s), whatever the deals interval.
+    await control(sim, 'DELETE', '/control/faults');
+    clock.advance(20_000);
+    await notDue();
+    await sync.tick();
+    await sync.idle();
+    expect(await cursorRow()).toMatchObject({ syncedTo: clock.now(), ordersSyncedTo: tickAt });
   });
 
   it('a server restart in the middle of a pass loses nothing and doubles nothing', async () => {
@@ -206,6 +341,7 @@ describe('trade sync from MT5', () => {
       result = await sync.syncServer(SERVER);
     }
     expect(result.status, result.error).toBe('ok');
+    expect((await sync.syncOrders(SERVER)).status).toBe('ok');
     await expectExactlyTheServersDeals();
     const [dupes] = await database.query<{ n: number }>(
       `select count(*)::int as n from (select ticket from trade_records where server_code = $1
@@ -263,7 +399,7 @@ describe('trade sync from MT5', () => {
 
   it('stores finished orders with type, state and volumes; open orders are a snapshot; one that leaves the book is stored at once', async () => {
     clock.advance(1_000);
-    expect((await sync.syncServer(SERVER)).status).toBe('ok');
+    expect((await sync.syncOrders(SERVER)).status).toBe('ok');
     const orders = await serverOrders();
     const rows = (await stored()).filter((r) => r.recordType === 'order');
     expect(rows.length).toBe(orders.size);
@@ -323,9 +459,9 @@ describe('trade sync from MT5', () => {
       volume: 3000,
       volumeRemaining: 3000,
     });
-    // Seen again by the history pass: nothing changes.
+    // Seen again by the orders pass: nothing changes.
     clock.advance(1_000);
-    expect((await sync.syncServer(SERVER)).changed).toBe(0);
+    expect(await sync.syncOrders(SERVER)).toMatchObject({ status: 'ok', changed: 0 });
   });
 
   it('the backfill resumes where it stopped and stores what is missing', async () => {
@@ -404,6 +540,13 @@ describe('trade sync from MT5', () => {
       return metric.values.find((v) => v.labels.server === SERVER)?.value;
     };
     expect(await lagOf()).toBe(0);
+    // The orders lag is a metric of its own (not alerted): it follows the orders cursor.
+    const ordersLagOf = async () => {
+      const metric = await metricsRegistry.getSingleMetric('brokerdesk_sync_orders_lag_seconds')!.get();
+      return metric.values.find((v) => v.labels.server === SERVER)?.value;
+    };
+    const ordersSyncedTo = (await sync.status())[0]!.orders.syncedTo!;
+    expect(await ordersLagOf()).toBe((clock.now().getTime() - ordersSyncedTo.getTime()) / 1000);
     clock.advance(301_000);
     expect(await lagOf()).toBe(301);
     await sync.checkLag();

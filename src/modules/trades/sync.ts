@@ -13,6 +13,14 @@
  * every write is an idempotent upsert by (server, record type, ticket). A lease on the cursor row lets one worker at a
  * time run a server's pass (a crashed worker's lease expires).
  *
+ * ## Finished orders: a pass of their own
+ * Finished orders (MT5 history orders, MT4 deleted pending orders) are about as many as deals but carry no money, so
+ * they are a separate, lower-priority pass with its own cursor (`orders_synced_to`), overlap and lease on the same
+ * row: the deals and balance pass (what reconciliation and external changes read, and what the lag alert watches)
+ * never lists, stores or waits for them. The worker starts an orders pass after a server's deals pass, without
+ * waiting for it; between pages it lets this process's deals passes finish first. Same idempotent upsert, same
+ * correction audit; the orders lag is a metric of its own (`brokerdesk_sync_orders_lag_seconds`).
+ *
  * ## MT4 pumping
  * With pumping, records are stored as the server pushes them. After each (re)subscription a catch-up pass runs from
  * before the gap; once it has succeeded the server is live and its cursor follows the clock (lag ~0). Ordinary polls
@@ -102,15 +110,60 @@ export interface TradeSyncOptions {
   /** At most this many unknown logins are looked up on the server per pass. Default 200. */
   unknownAccountsPerPass?: number;
   /**
-   * Passes also list finished orders (MT5 history orders, MT4 deleted pending orders). Default true. Orders are about
-   * as many as deals, so a pass without them lists and stores about half as much; open orders are snapshotted with
-   * positions either way.
+   * Sync finished orders (MT5 history orders, MT4 deleted pending orders) in their own pass. Default true. Open orders
+   * are snapshotted with positions either way.
    */
   historyOrders?: boolean;
+  /** How often each server's finished orders are listed (their own pass and cursor). Default 60 s. */
+  ordersIntervalMs?: number;
+  /** How far before the orders cursor each orders pass starts reading. Default: `overlapMs`. */
+  ordersOverlapMs?: number;
+}
+
+/** The deals and balance pass (money), or the finished-orders pass. */
+export type PassKind = 'deals' | 'orders';
+
+/** Each pass's fields on the cursor row. */
+const CURSOR_FIELDS = {
+  deals: {
+    syncedTo: 'syncedTo',
+    leaseOwner: 'leaseOwner',
+    leaseUntil: 'leaseUntil',
+    lastPassStartedAt: 'lastPassStartedAt',
+    lastSuccessAt: 'lastSuccessAt',
+    lastError: 'lastError',
+    lastErrorAt: 'lastErrorAt',
+    consecutiveFailures: 'consecutiveFailures',
+  },
+  orders: {
+    syncedTo: 'ordersSyncedTo',
+    leaseOwner: 'ordersLeaseOwner',
+    leaseUntil: 'ordersLeaseUntil',
+    lastPassStartedAt: 'ordersLastPassStartedAt',
+    lastSuccessAt: 'ordersLastSuccessAt',
+    lastError: 'ordersLastError',
+    lastErrorAt: 'ordersLastErrorAt',
+    consecutiveFailures: 'ordersConsecutiveFailures',
+  },
+} as const satisfies Record<PassKind, Record<string, keyof typeof tradeSyncCursors.$inferSelect>>;
+
+type CursorField = keyof (typeof CURSOR_FIELDS)['deals'];
+type CursorUpdate = Partial<typeof tradeSyncCursors.$inferInsert>;
+
+/** A pass's fields under their column names on the cursor row. */
+function cursorSet(kind: PassKind, values: Partial<Record<CursorField, unknown>>): CursorUpdate {
+  const out: Record<string, unknown> = {};
+  for (const [field, value] of Object.entries(values)) out[CURSOR_FIELDS[kind][field as CursorField]] = value;
+  return out as CursorUpdate;
+}
+
+function cursorColumn(kind: PassKind, field: CursorField) {
+  return tradeSyncCursors[CURSOR_FIELDS[kind][field]];
 }
 
 export interface PassResult extends IngestResult {
   server: string;
+  pass: PassKind;
   status: 'ok' | 'failed' | 'skipped';
   from: Date | null;
   to: Date | null;
@@ -151,6 +204,14 @@ export interface ServerSyncStatus {
   recordsIngested: number;
   recordsChanged: number;
   feed: FeedState | null;
+  /** The finished-orders pass (its own cursor); null lag when never run. */
+  orders: {
+    syncedTo: Date | null;
+    lagSeconds: number | null;
+    lastSuccessAt: Date | null;
+    lastError: string | null;
+    consecutiveFailures: number;
+  };
   backfill: { from: Date | null; to: Date | null; next: Date | null; finishedAt: Date | null };
 }
 
@@ -179,11 +240,15 @@ export class TradeSync {
       | 'batchSize'
       | 'leaseMs'
       | 'unknownAccountsPerPass'
+      | 'ordersIntervalMs'
+      | 'ordersOverlapMs'
     >
   >;
   private readonly feeds = new Map<string, Mt4Feed>();
   /** One pass per server at a time in this process (the lease covers other processes). */
   private readonly running = new Map<string, Promise<PassResult>>();
+  /** One orders pass per server at a time in this process. */
+  private readonly ordersRunning = new Map<string, Promise<PassResult>>();
   private stopped = false;
   /** `start()` was called: pumping is wanted on MT4 servers. */
   private started = false;
@@ -205,6 +270,8 @@ export class TradeSync {
       batchSize: options.batchSize ?? 2000,
       leaseMs: options.leaseMs ?? 10 * MINUTE,
       unknownAccountsPerPass: options.unknownAccountsPerPass ?? 200,
+      ordersIntervalMs: options.ordersIntervalMs ?? MINUTE,
+      ordersOverlapMs: options.ordersOverlapMs ?? options.overlapMs ?? 10 * MINUTE,
     };
   }
 
@@ -247,6 +314,17 @@ export class TradeSync {
       await this.syncServer(code);
     }
     if (feed?.state.live) await this.advanceCursor(this.database.db, code, this.clock.now());
+    // Finished orders after the deals, not awaited: the next tick's deals pass never waits for them. MT4 pumping does
+    // not carry pending orders, so this poll runs whether or not the server is live.
+    if (
+      this.options.historyOrders !== false &&
+      !this.ordersRunning.has(code) &&
+      due(cursor.ordersLastPassStartedAt, this.o.ordersIntervalMs)
+    ) {
+      void this.syncOrders(code).catch((err) =>
+        this.logger?.warn({ server: code, err: errorText(err) }, 'orders sync pass failed'),
+      );
+    }
     if (due(cursor.positionsSyncedAt, this.o.positionsIntervalMs)) await this.syncPositions(code);
     if (due(cursor.accountsCheckedAt, this.o.accountCheckIntervalMs)) await this.checkAccounts(code);
   }
@@ -274,7 +352,14 @@ export class TradeSync {
     this.started = false;
     await Promise.all([...this.feeds.values()].map((f) => f.stop()));
     this.feeds.clear();
-    await Promise.allSettled([...this.running.values()]);
+    await this.idle();
+  }
+
+  /** Resolves when no pass (deals or orders) of this process is running. */
+  async idle(): Promise<void> {
+    while (this.running.size > 0 || this.ordersRunning.size > 0) {
+      await Promise.allSettled([...this.running.values(), ...this.ordersRunning.values()]);
+    }
   }
 
   /** Starts pumping for one MT4 server. */
@@ -295,28 +380,63 @@ export class TradeSync {
 
   // --- incremental passes ------------------------------------------------------------------------------------------
 
-  /** Every enabled server, in parallel (one pass per server). */
+  /**
+   * Every enabled server, in parallel: its deals pass, then its orders pass (unless `historyOrders: false`). The
+   * results hold both (`pass` tells them apart).
+   */
   async syncAll(): Promise<PassResult[]> {
     const servers = (await this.options.platforms.list()).filter((s) => s.enabled);
-    return Promise.all(servers.map((s) => this.syncServer(s.code)));
+    const results = await Promise.all(
+      servers.map(async (s) => {
+        const deals = await this.syncServer(s.code);
+        return this.options.historyOrders === false ? [deals] : [deals, await this.syncOrders(s.code)];
+      }),
+    );
+    return results.flat();
   }
 
   /**
-   * One incremental pass over a server: everything from the cursor (minus the overlap), or from `from` when given.
-   * Never throws for a server failure: the result says `failed` and the cursor records the error.
+   * One incremental deals pass over a server (deals, closed trades, balance records): everything from the cursor
+   * (minus the overlap), or from `from` when given. Never throws for a server failure: the result says `failed` and
+   * the cursor records the error.
    */
   syncServer(code: string, options: { from?: Date; source?: TradeRecordSource } = {}): Promise<PassResult> {
     const inFlight = this.running.get(code);
     if (inFlight) return inFlight.then(() => this.syncServer(code, options));
-    const pass = this.runPass(code, options).finally(() => this.running.delete(code));
+    const pass = this.runPass(code, 'deals', options).finally(() => this.running.delete(code));
     this.running.set(code, pass);
     return pass;
   }
 
-  private async runPass(code: string, options: { from?: Date; source?: TradeRecordSource }): Promise<PassResult> {
+  /**
+   * One incremental finished-orders pass over a server, from its own cursor (minus `ordersOverlapMs`), or from `from`.
+   * Lower priority than deals: between pages it waits for this process's deals passes in progress. Never throws for
+   * a server failure.
+   */
+  syncOrders(code: string, options: { from?: Date } = {}): Promise<PassResult> {
+    const inFlight = this.ordersRunning.get(code);
+    if (inFlight) return inFlight.then(() => this.syncOrders(code, options));
+    const pass = this.runPass(code, 'orders', options).finally(() => this.ordersRunning.delete(code));
+    this.ordersRunning.set(code, pass);
+    return pass;
+  }
+
+  /**
+   * Lets the deals passes running in this process go first (once per page, so orders are slowed, never starved).
+   */
+  private async yieldToDeals(): Promise<void> {
+    if (this.running.size > 0) await Promise.allSettled([...this.running.values()]);
+  }
+
+  private async runPass(
+    code: string,
+    kind: PassKind,
+    options: { from?: Date; source?: TradeRecordSource },
+  ): Promise<PassResult> {
     const started = performance.now();
     const result: PassResult = {
       server: code,
+      pass: kind,
       status: 'skipped',
       from: null,
       to: null,
@@ -326,59 +446,71 @@ export class TradeSync {
       unchanged: 0,
       durationMs: 0,
     };
-    const cursor = await this.claim(code);
+    const cursor = await this.claim(code, kind);
     if (!cursor) {
       result.durationMs = performance.now() - started;
       return result;
     }
     const passStart = this.clock.now();
+    const syncedTo = cursor[CURSOR_FIELDS[kind].syncedTo];
+    const overlap = kind === 'orders' ? this.o.ordersOverlapMs : this.o.overlapMs;
     const from =
       options.from ??
-      (cursor.syncedTo
-        ? new Date(cursor.syncedTo.getTime() - this.o.overlapMs)
-        : new Date(passStart.getTime() - this.o.initialLookbackMs));
+      (syncedTo ? new Date(syncedTo.getTime() - overlap) : new Date(passStart.getTime() - this.o.initialLookbackMs));
     const to = new Date(passStart.getTime() + DAY);
     result.from = from;
     result.to = to;
     const logins = new Set<number>();
     try {
       const platform = await this.options.platforms.platform(code);
-      await this.ingestWindow(platform, code, from, to, options.source ?? 'poll', result, logins);
+      await this.ingestWindow(platform, code, from, to, options.source ?? 'poll', result, logins, {
+        orders: kind === 'orders' ? 'only' : false,
+        lease: kind,
+        beforePage: kind === 'orders' ? () => this.yieldToDeals() : undefined,
+      });
+      const ours = and(eq(tradeSyncCursors.serverCode, code), eq(cursorColumn(kind, 'leaseOwner'), this.workerId));
       await this.database.db
         .update(tradeSyncCursors)
         .set({
-          // Only forward: a catch-up from far back must not move the cursor behind where it was.
-          syncedTo: sql`greatest(${tradeSyncCursors.syncedTo}, ${passStart.toISOString()}::timestamptz)`,
-          lastSuccessAt: this.clock.now(),
-          lastError: null,
-          consecutiveFailures: 0,
+          ...cursorSet(kind, {
+            // Only forward: a catch-up from far back must not move the cursor behind where it was.
+            syncedTo: sql`greatest(${cursorColumn(kind, 'syncedTo')}, ${passStart.toISOString()}::timestamptz)`,
+            lastSuccessAt: this.clock.now(),
+            lastError: null,
+            consecutiveFailures: 0,
+            leaseOwner: null,
+            leaseUntil: null,
+          }),
           recordsIngested: sql`${tradeSyncCursors.recordsIngested} + ${result.inserted}`,
           recordsChanged: sql`${tradeSyncCursors.recordsChanged} + ${result.changed}`,
-          leaseOwner: null,
-          leaseUntil: null,
           updatedAt: this.clock.now(),
         })
-        .where(and(eq(tradeSyncCursors.serverCode, code), eq(tradeSyncCursors.leaseOwner, this.workerId)));
+        .where(ours);
       result.status = 'ok';
-      syncMetrics.passes.inc({ server: code, outcome: 'ok' });
+      syncMetrics.passes.inc({ server: code, pass: kind, outcome: 'ok' });
     } catch (err) {
       result.status = 'failed';
       result.error = errorText(err);
-      syncMetrics.passes.inc({ server: code, outcome: 'failed' });
-      this.logger?.warn({ server: code, err: result.error, records: result.records }, 'trade sync pass failed');
+      syncMetrics.passes.inc({ server: code, pass: kind, outcome: 'failed' });
+      this.logger?.warn(
+        { server: code, pass: kind, err: result.error, records: result.records },
+        'trade sync pass failed',
+      );
       await this.database.db
         .update(tradeSyncCursors)
         .set({
-          lastError: result.error,
-          lastErrorAt: this.clock.now(),
-          consecutiveFailures: sql`${tradeSyncCursors.consecutiveFailures} + 1`,
+          ...cursorSet(kind, {
+            lastError: result.error,
+            lastErrorAt: this.clock.now(),
+            consecutiveFailures: sql`${cursorColumn(kind, 'consecutiveFailures')} + 1`,
+            leaseOwner: null,
+            leaseUntil: null,
+          }),
           recordsIngested: sql`${tradeSyncCursors.recordsIngested} + ${result.inserted}`,
           recordsChanged: sql`${tradeSyncCursors.recordsChanged} + ${result.changed}`,
-          leaseOwner: null,
-          leaseUntil: null,
           updatedAt: this.clock.now(),
         })
-        .where(and(eq(tradeSyncCursors.serverCode, code), eq(tradeSyncCursors.leaseOwner, this.workerId)))
+        .where(and(eq(tradeSyncCursors.serverCode, code), eq(cursorColumn(kind, 'leaseOwner'), this.workerId)))
         .catch(() => {});
     }
     if (result.status === 'ok') await this.lookAtUnknownLogins(code, logins);
@@ -395,8 +527,17 @@ export class TradeSync {
     source: TradeRecordSource,
     totals: IngestResult & { records: number },
     logins: Set<number>,
-    onBatch?: () => Promise<void>,
+    options: {
+      /** Which records (see `HistoryQuery.orders`). */
+      orders: boolean | 'only';
+      /** The lease renewed while writing (a backfill holds none). */
+      lease?: PassKind;
+      onBatch?: () => Promise<void>;
+      /** Awaited before each page is taken (the orders pass yields to deals there). */
+      beforePage?: () => Promise<void>;
+    },
   ): Promise<void> {
+    const { onBatch, beforePage, lease } = options;
     let batch: NormalisedRecord[] = [];
     let failure: unknown = null;
     let renewedAt = this.clock.now().getTime();
@@ -411,9 +552,9 @@ export class TradeSync {
           totals.changed += r.changed;
           totals.unchanged += r.unchanged;
           // The lease is renewed when a third of it has gone (not on every batch: that would be a commit each).
-          if (this.clock.now().getTime() - renewedAt > this.o.leaseMs / 3) {
+          if (lease && this.clock.now().getTime() - renewedAt > this.o.leaseMs / 3) {
             renewedAt = this.clock.now().getTime();
-            await this.renewLease(code);
+            await this.renewLease(code, lease);
           }
           await onBatch?.();
         } catch (err) {
@@ -424,8 +565,16 @@ export class TradeSync {
       void p.finally(() => inFlight.delete(p));
     };
     // Page by page: the asynchronous hand-over is paid once per page (up to 100 records), not per record.
-    for await (const page of platform.listHistoryPages({ from, to, orders: this.options.historyOrders !== false })) {
+    for await (const page of platform.listHistoryPages({ from, to, orders: options.orders })) {
       if (failure) break;
+      if (beforePage) {
+        await beforePage();
+        // A pass that waited long still owns its lease.
+        if (lease && this.clock.now().getTime() - renewedAt > this.o.leaseMs / 3) {
+          renewedAt = this.clock.now().getTime();
+          await this.renewLease(code, lease);
+        }
+      }
       for (const record of page) {
         batch.push(normaliseRecord(code, platform.kind, record));
         logins.add(record.login);
@@ -703,6 +852,8 @@ export class TradeSync {
       backfillFinishedAt: null,
     });
     const platform = await this.options.platforms.platform(code);
+    // Deals and finished orders in one walk over the window (the progress covers both); each cursor starts at its end.
+    const withOrders = this.options.historyOrders !== false;
     const totals = { records: 0, inserted: 0, changed: 0, unchanged: 0 };
     const logins = new Set<number>();
     const span = to.getTime() - from.getTime();
@@ -731,9 +882,10 @@ export class TradeSync {
       while (next < chunks.length && failure === null) {
         const chunk = chunks[next++]!;
         try {
-          await this.ingestWindow(platform, code, chunk.start, chunk.end, 'backfill', totals, logins, async () =>
-            report(frontier()),
-          );
+          await this.ingestWindow(platform, code, chunk.start, chunk.end, 'backfill', totals, logins, {
+            orders: withOrders,
+            onBatch: async () => report(frontier()),
+          });
           chunk.done = true;
           const reached = frontier();
           if (reached > position) {
@@ -749,11 +901,15 @@ export class TradeSync {
     await Promise.all(Array.from({ length: Math.max(1, Math.min(options.parallel ?? 1, chunks.length)) }, runner));
     if (failure !== null) throw failure;
     const now = this.clock.now();
+    const end = new Date(Math.min(to.getTime(), now.getTime())).toISOString();
     await this.database.db
       .update(tradeSyncCursors)
       .set({
         backfillFinishedAt: now,
-        syncedTo: sql`coalesce(${tradeSyncCursors.syncedTo}, ${new Date(Math.min(to.getTime(), now.getTime())).toISOString()}::timestamptz)`,
+        syncedTo: sql`coalesce(${tradeSyncCursors.syncedTo}, ${end}::timestamptz)`,
+        ...(withOrders
+          ? { ordersSyncedTo: sql`coalesce(${tradeSyncCursors.ordersSyncedTo}, ${end}::timestamptz)` }
+          : {}),
         recordsIngested: sql`${tradeSyncCursors.recordsIngested} + ${totals.inserted}`,
         recordsChanged: sql`${tradeSyncCursors.recordsChanged} + ${totals.changed}`,
         updatedAt: now,
@@ -771,6 +927,7 @@ export class TradeSync {
     const rows = await this.database.db.select().from(tradeSyncCursors);
     const byCode = new Map(rows.map((r) => [r.serverCode, r]));
     const now = this.clock.now().getTime();
+    const lag = (at: Date | null | undefined) => (at ? Math.max(0, (now - at.getTime()) / 1000) : null);
     return servers.map((s) => {
       const c = byCode.get(s.code);
       return {
@@ -783,6 +940,13 @@ export class TradeSync {
         recordsIngested: c?.recordsIngested ?? 0,
         recordsChanged: c?.recordsChanged ?? 0,
         feed: this.feedState(s.code),
+        orders: {
+          syncedTo: c?.ordersSyncedTo ?? null,
+          lagSeconds: lag(c?.ordersSyncedTo),
+          lastSuccessAt: c?.ordersLastSuccessAt ?? null,
+          lastError: c?.ordersLastError ?? null,
+          consecutiveFailures: c?.ordersConsecutiveFailures ?? 0,
+        },
         backfill: {
           from: c?.backfillFrom ?? null,
           to: c?.backfillTo ?? null,
@@ -833,25 +997,30 @@ export class TradeSync {
     return row!;
   }
 
-  /** Takes the server's lease (free, expired or already ours); null when another worker holds it. */
-  private async claim(code: string): Promise<CursorRow | null> {
+  /**
+   * Takes the server's lease for one pass (free, expired or already ours); null when another worker holds it. The
+   * deals and orders passes have a lease each, so neither waits for the other.
+   */
+  private async claim(code: string, kind: PassKind): Promise<CursorRow | null> {
     await this.cursor(code);
     const now = this.clock.now();
     const [row] = await this.database.db
       .update(tradeSyncCursors)
       .set({
-        leaseOwner: this.workerId,
-        leaseUntil: new Date(now.getTime() + this.o.leaseMs),
-        lastPassStartedAt: now,
+        ...cursorSet(kind, {
+          leaseOwner: this.workerId,
+          leaseUntil: new Date(now.getTime() + this.o.leaseMs),
+          lastPassStartedAt: now,
+        }),
         updatedAt: now,
       })
       .where(
         and(
           eq(tradeSyncCursors.serverCode, code),
           or(
-            isNull(tradeSyncCursors.leaseUntil),
-            lt(tradeSyncCursors.leaseUntil, now),
-            eq(tradeSyncCursors.leaseOwner, this.workerId),
+            isNull(cursorColumn(kind, 'leaseUntil')),
+            lt(cursorColumn(kind, 'leaseUntil'), now),
+            eq(cursorColumn(kind, 'leaseOwner'), this.workerId),
           ),
         ),
       )
@@ -859,11 +1028,11 @@ export class TradeSync {
     return row ?? null;
   }
 
-  private async renewLease(code: string): Promise<void> {
+  private async renewLease(code: string, kind: PassKind): Promise<void> {
     await this.database.db
       .update(tradeSyncCursors)
-      .set({ leaseUntil: new Date(this.clock.now().getTime() + this.o.leaseMs) })
-      .where(and(eq(tradeSyncCursors.serverCode, code), eq(tradeSyncCursors.leaseOwner, this.workerId)));
+      .set(cursorSet(kind, { leaseUntil: new Date(this.clock.now().getTime() + this.o.leaseMs) }))
+      .where(and(eq(tradeSyncCursors.serverCode, code), eq(cursorColumn(kind, 'leaseOwner'), this.workerId)));
   }
 
   private async touchCursor(code: string, set: Partial<typeof tradeSyncCursors.$inferInsert>): Promise<void> {
