@@ -436,6 +436,10 @@ describe('MT4 connector against the MT4 bridge simulator', () => {
       const pages: unknown[][] = [];
       for await (const page of mt4.listHistoryPages({ ...orderWindow, orders: true })) pages.push(page);
       expect(pages.flat()).toEqual(withOrders);
+      // Orders only (the sync's orders pass): the deleted pending orders, no closed trade or balance record.
+      expect(await collect(mt4.listHistory({ ...orderWindow, orders: 'only' }))).toEqual(
+        withOrders.filter((r) => r.type === 'order'),
+      );
       expect(withOrders.filter((r) => r.type === 'order')).toEqual([
         expect.objectContaining({ ticket: String(pending.order), state: 'canceled', orderType: 'buy_limit' }),
       ]);

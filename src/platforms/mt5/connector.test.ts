@@ -278,6 +278,10 @@ describe('MT5 connector against the MT5 Web API simulator', () => {
     const history = [];
     for await (const r of mt5.listHistory({ ...window, orders: true })) history.push(r);
     const orders = history.filter((r) => r.type === 'order');
+    // Orders only (the sync's orders pass): the same orders, no deal.
+    const onlyOrders = [];
+    for await (const r of mt5.listHistory({ ...window, orders: 'only' })) onlyOrders.push(r);
+    expect(onlyOrders).toEqual(orders);
     const filled = orders.find((o) => o.state === 'filled' && o.orderType === 'buy');
     expect(filled).toMatchObject({ symbol: 'EURUSD', side: 'buy', volumeLots: 0.5, volumeRemainingLots: 0 });
     expect(filled?.doneTime).toBeInstanceOf(Date);
