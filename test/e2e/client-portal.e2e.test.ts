@@ -383,10 +383,8 @@ describe('client portal in the browser', () => {
     expect(after?.finishedOrders, JSON.stringify(after)).toBe(1);
     await page.reload();
     await page.getByText('No open orders.').waitFor({ timeout: 10_000 });
-    // The record-type filter from the keyboard: focus the select and choose "Orders".
-    const show = page.getByLabel('Show');
-    await show.focus();
-    await show.selectOption('order');
+    // The record-type filter, found by its label: "Orders".
+    await page.getByLabel('Show').selectOption('order');
     const history = page.getByRole('table', { name: 'Trading history' });
     const finished = history.getByRole('row').filter({ hasText: `#${ticket}` });
     await finished.getByText('Buy limit 0.50 lots EURUSD at 0.9 — cancelled').waitFor({ timeout: 10_000 });
