@@ -3,10 +3,11 @@
  * kept down for a while (the bridge refuses to re-subscribe), trading and a dealer correction go on meanwhile, and
  * once the stream is back the catch-up poll has stored what the stream missed. Every record is there exactly once.
  */
-import { eq } from 'drizzle-orm';
+
+import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock.ts';
-import { externalChanges, tradePositions, tradeRecords } from '../../src/db/schema.ts';
+import { externalChanges, tradeOpenOrders, tradePositions, tradeRecords } from '../../src/db/schema.ts';
 import { AlertService } from '../../src/modules/alerts/service.ts';
 import { recordAudit } from '../../src/modules/audit/service.ts';
 import { ExternalChangeService } from '../../src/modules/external-changes/service.ts';
@@ -168,5 +169,48 @@ describe('MT4 sync: pumping with catch-up', () => {
     expect(new Set(positions.map((p) => p.ticket))).toEqual(
       new Set(open.filter((t) => logins.includes(t.login)).map((t) => String(t.order))),
     );
+  });
+
+  it('pending orders arrive by pumping: placed into the open book, deleted into the history, before any orders pass', async () => {
+    await expect.poll(() => sync.feedState(SERVER)?.live ?? false, POLL).toBe(true);
+    const { trade } = (await control(sim, 'POST', '/control/dealer/orders/place', {
+      login: logins[1],
+      symbol: 'EURUSD',
+      cmd: 2,
+      volume: 40,
+      price: 0.8,
+      comment: 'pumped order',
+    })) as { trade: { order: number } };
+    const ticket = String(trade.order);
+    const openOrder = () =>
+      database.db
+        .select()
+        .from(tradeOpenOrders)
+        .where(and(eq(tradeOpenOrders.serverCode, SERVER), eq(tradeOpenOrders.ticket, ticket)));
+    await expect.poll(async () => (await openOrder()).length, POLL).toBe(1);
+    expect((await openOrder())[0]).toMatchObject({ login: logins[1], orderType: 'buy_limit', state: 'placed' });
+
+    await control(sim, 'POST', '/control/dealer/orders/delete', { order: trade.order });
+    const finished = async () =>
+      (
+        await database.db
+          .select()
+          .from(tradeRecords)
+          .where(
+            and(
+              eq(tradeRecords.serverCode, SERVER),
+              eq(tradeRecords.recordType, 'order'),
+              eq(tradeRecords.ticket, ticket),
+            ),
+          )
+      )[0];
+    await expect.poll(async () => (await finished())?.orderState, POLL).toBe('canceled');
+    expect(await finished()).toMatchObject({ source: 'pumping', orderType: 'buy_limit', login: logins[1] });
+    expect(await openOrder()).toHaveLength(0);
+    // The orders pass (the safety net) finds it in place.
+    clock.advance(60_000);
+    const pass = await sync.syncOrders(SERVER);
+    expect(pass).toMatchObject({ status: 'ok', pass: 'orders', inserted: 0, changed: 0 });
+    expect(pass.unchanged).toBeGreaterThan(0);
   });
 });

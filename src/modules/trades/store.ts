@@ -299,32 +299,7 @@ export async function replaceOpenOrders(
 ): Promise<{ open: number; removed: { ticket: string; login: number }[] }> {
   return database.db.transaction(async (tx) => {
     const unique = [...new Map(orders.map((o) => [o.ticket, o])).values()];
-    for (let i = 0; i < unique.length; i += INSERT_CHUNK) {
-      await tx
-        .insert(tradeOpenOrders)
-        .values(unique.slice(i, i + INSERT_CHUNK).map((o) => ({ ...o, updatedAt: now })))
-        .onConflictDoUpdate({
-          target: [tradeOpenOrders.serverCode, tradeOpenOrders.ticket],
-          set: {
-            login: sql`excluded.login`,
-            symbol: sql`excluded.symbol`,
-            orderType: sql`excluded.order_type`,
-            side: sql`excluded.side`,
-            state: sql`excluded.state`,
-            volume: sql`excluded.volume`,
-            volumeRemaining: sql`excluded.volume_remaining`,
-            price: sql`excluded.price`,
-            triggerPrice: sql`excluded.trigger_price`,
-            stopLoss: sql`excluded.stop_loss`,
-            takeProfit: sql`excluded.take_profit`,
-            setupTime: sql`excluded.setup_time`,
-            expiration: sql`excluded.expiration`,
-            positionId: sql`excluded.position_id`,
-            comment: sql`excluded.comment`,
-            updatedAt: sql`excluded.updated_at`,
-          },
-        });
-    }
+    await upsertOpenOrders(tx, unique, now);
     const removed = await tx.execute(sql`
       delete from trade_open_orders
       where server_code = ${serverCode}
@@ -334,4 +309,42 @@ export async function replaceOpenOrders(
     const rows = (removed as unknown as { rows: { ticket: string; login: string | number }[] }).rows;
     return { open: unique.length, removed: rows.map((r) => ({ ticket: r.ticket, login: Number(r.login) })) };
   });
+}
+
+/** Open orders as listed or pushed (MT4 pumping), upserted by (server, ticket). */
+export async function upsertOpenOrders(tx: Executor, orders: NormalisedOpenOrder[], now: Date): Promise<void> {
+  const unique = [...new Map(orders.map((o) => [o.ticket, o])).values()];
+  for (let i = 0; i < unique.length; i += INSERT_CHUNK) {
+    await tx
+      .insert(tradeOpenOrders)
+      .values(unique.slice(i, i + INSERT_CHUNK).map((o) => ({ ...o, updatedAt: now })))
+      .onConflictDoUpdate({
+        target: [tradeOpenOrders.serverCode, tradeOpenOrders.ticket],
+        set: {
+          login: sql`excluded.login`,
+          symbol: sql`excluded.symbol`,
+          orderType: sql`excluded.order_type`,
+          side: sql`excluded.side`,
+          state: sql`excluded.state`,
+          volume: sql`excluded.volume`,
+          volumeRemaining: sql`excluded.volume_remaining`,
+          price: sql`excluded.price`,
+          triggerPrice: sql`excluded.trigger_price`,
+          stopLoss: sql`excluded.stop_loss`,
+          takeProfit: sql`excluded.take_profit`,
+          setupTime: sql`excluded.setup_time`,
+          expiration: sql`excluded.expiration`,
+          positionId: sql`excluded.position_id`,
+          comment: sql`excluded.comment`,
+          updatedAt: sql`excluded.updated_at`,
+        },
+      });
+  }
+}
+
+/** An order that left the open book (pushed finished, or triggered into a position). */
+export async function removeOpenOrder(tx: Executor, serverCode: string, ticket: string): Promise<void> {
+  await tx
+    .delete(tradeOpenOrders)
+    .where(and(eq(tradeOpenOrders.serverCode, serverCode), eq(tradeOpenOrders.ticket, ticket)));
 }

@@ -54,9 +54,11 @@ import {
 import {
   type IngestResult,
   ingestRecords,
+  removeOpenOrder,
   removePosition,
   replaceOpenOrders,
   replacePositions,
+  upsertOpenOrders,
   upsertPositions,
 } from './store.ts';
 
@@ -645,6 +647,17 @@ export class TradeSync {
         return;
       case 'position':
         await upsertPositions(this.database.db, [normalisePosition(code, platform, event.position)], this.clock.now());
+        // A pending order that triggered: the same ticket, now a position.
+        await removeOpenOrder(this.database.db, code, event.position.ticket);
+        return;
+      case 'order':
+        // Pending orders as pushed (the orders pass and the open-order snapshot remain the safety net).
+        if (event.order.doneTime !== null) {
+          await this.ingest(code, [normaliseRecord(code, platform, event.order)], 'pumping');
+          await removeOpenOrder(this.database.db, code, event.order.ticket);
+        } else {
+          await upsertOpenOrders(this.database.db, [normaliseOpenOrder(code, platform, event.order)], this.clock.now());
+        }
         return;
       case 'account':
         await this.onAccountEvent(code, event.account, event.time);

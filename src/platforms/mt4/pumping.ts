@@ -15,11 +15,12 @@ import type { IncomingMessage } from 'node:http';
 import type { Logger } from '../../log.ts';
 import type { ConnectorConfig } from '../connector.ts';
 import { serverSecondsToUtc } from '../server-time.ts';
-import type { BalanceRecord, ClosedTrade, GroupInfo, OpenPosition, TradingAccount } from '../types.ts';
+import type { BalanceRecord, ClosedTrade, GroupInfo, OpenPosition, TradeOrder, TradingAccount } from '../types.ts';
 import { Mt4Groups } from './groups.ts';
 import {
   isMarketTrade,
   isMoneyRecord,
+  isPendingOrder,
   num,
   type Obj,
   str,
@@ -27,6 +28,7 @@ import {
   toBalanceRecord,
   toClosedTrade,
   toOpenPosition,
+  toOrder,
 } from './records.ts';
 import { Mt4Session } from './session.ts';
 
@@ -57,7 +59,12 @@ export type PumpingEvent =
   /** An open market trade; upsert by ticket (a triggered pending order arrives as an update). */
   | ({ type: 'position'; change: 'opened' | 'updated'; position: OpenPosition } & Change)
   /** A closed market trade; `updated` = a correction of a trade already closed. */
-  | ({ type: 'closed_trade'; change: 'closed' | 'updated'; trade: ClosedTrade } & Change);
+  | ({ type: 'closed_trade'; change: 'closed' | 'updated'; trade: ClosedTrade } & Change)
+  /**
+   * A pending order (cmd 2–5): placed or changed (open), or `finished` (deleted or expired: `order.doneTime` set).
+   * One that triggers arrives as a `position` of the same ticket.
+   */
+  | ({ type: 'order'; change: 'placed' | 'updated' | 'finished'; order: TradeOrder } & Change);
 
 /** Awaited before the next event is handed over; a throw ends the stream (and is reported as the drop's reason). */
 export type PumpingListener = (event: PumpingEvent) => void | Promise<void>;
@@ -260,7 +267,14 @@ export class Mt4PumpingClient {
       await this.emit({ type: 'account', change: type === 'user_add' ? 'added' : 'updated', account, ...change });
     } else if (type === 'trade_add' || type === 'trade_update' || type === 'trade_close') {
       const trade = record(event, 'trade');
-      // Pending orders (cmd 2–5) move no money and hold no position: nothing in the CRM corresponds to them.
+      if (isPendingOrder(trade)) {
+        // Pending orders (cmd 2–5) move no money and hold no position: the CRM keeps them as orders.
+        const order = toOrder(trade, this.config.timeZone);
+        const kind = order.doneTime !== null ? 'finished' : type === 'trade_add' ? 'placed' : 'updated';
+        await this.emit({ type: 'order', change: kind, order, ...change });
+        this.lastEventAt = change.time;
+        return;
+      }
       if (!isMoneyRecord(trade) && !isMarketTrade(trade)) return;
       const digits = (await this.groupForLogin(num(trade, 'login'))).currencyDigits;
       const zone = this.config.timeZone;
