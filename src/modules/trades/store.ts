@@ -135,7 +135,10 @@ export async function ingestRecords(
     unique.set(keyOf(r), r);
   }
   if (unique.size === 0) return { inserted: 0, changed: 0, unchanged: 0 };
-  const records = [...unique.values()];
+  // In key order: batches written at the same time (a pass writes the next while storing one; backfill windows
+  // overlap; pumping and a poll meet) may hold the same keys, and taking their row locks in one order everywhere
+  // makes the later wait instead of deadlocking (seen in the sync bench: 40P01 while inserting index tuples).
+  const records = [...unique.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, r]) => r);
 
   return deps.database.db.transaction(async (tx) => {
     const now = deps.clock.now();
