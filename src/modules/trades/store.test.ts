@@ -56,8 +56,8 @@ describe('storing synced records', () => {
       // One of the two changed every record; the other, waiting for it, found them already so.
       expect(results.map((r) => r.changed).sort((a, b) => a - b)).toEqual([0, tickets.length]);
     }
-    const [row] = (await database.db.execute(sql`select count(*)::int as n, min(version) as v from trade_records`))
-      .rows as { n: number; v: number }[];
+    const counted = await database.db.execute(sql`select count(*)::int as n, min(version) as v from trade_records`);
+    const [row] = (counted as unknown as { rows: { n: number; v: number }[] }).rows;
     expect(row).toEqual({ n: tickets.length, v: 3 });
   });
 });
