@@ -10,7 +10,7 @@ import { createTestDatabase, type TestDatabase } from '../../test/support/db.ts'
 import { type AppContext, createContext } from '../app/context.ts';
 import { ManualClock } from '../clock.ts';
 import { loadConfig } from '../config.ts';
-import { auditEvents, clients } from '../db/schema.ts';
+import { auditEvents, clients, outboxEmails } from '../db/schema.ts';
 import { createLogger } from '../log.ts';
 import { verifyAuditChain } from '../modules/audit/service.ts';
 import { StaffService } from '../modules/staff/service.ts';
@@ -151,6 +151,11 @@ describe('client two-factor sign-in', () => {
     const off = await post(session, '/two-factor/disable', { code: await code(secret) });
     expect(off.statusCode, off.body).toBe(200);
     expect(off.json()).toEqual({ enabled: false, pending: false });
+    const [offMail] = await ctx.database.db
+      .select()
+      .from(outboxEmails)
+      .where(and(eq(outboxEmails.to, email), eq(outboxEmails.kind, 'client.totp_off')));
+    expect(offMail!.text).toContain('turned off from your profile');
     expect((await login(email)).statusCode).toBe(200);
     expect((await post(session, '/two-factor/disable', { code: await code(secret) })).json().code).toBe(
       'TOTP_NOT_ENABLED',
@@ -193,6 +198,14 @@ describe('client two-factor sign-in', () => {
     expect(again.statusCode, again.body).toBe(200);
     const [after] = await ctx.database.db.select().from(clients).where(eq(clients.id, client!.id));
     expect(after!.totpSecretSealed).toBeNull();
+    // The client hears of it by email, in case it was not them who asked.
+    const mails = await ctx.database.db
+      .select()
+      .from(outboxEmails)
+      .where(and(eq(outboxEmails.to, email), eq(outboxEmails.kind, 'client.totp_off')));
+    expect(mails).toHaveLength(1);
+    expect(mails[0]!.text).toContain('reset by our support team');
+    expect(mails[0]!.text).toContain('contact support');
     // Nothing left to reset.
     const twice = await app.inject({ method: 'POST', url, headers: { cookie: support }, payload: { reason } });
     expect(twice.statusCode).toBe(409);

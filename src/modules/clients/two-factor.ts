@@ -5,7 +5,8 @@
  * over someone's shoulder cannot be replayed within its 30 seconds. Turning it on ends the client's other sessions
  * (a session opened with the password alone does not outlive the switch). A client who lost the app asks support:
  * staff with `clients.manage` reset it with a reason, which also ends every session of the client. Every change is
- * audited.
+ * audited, and the client is told by email whenever two-factor goes off (by them or by support), so a change they did
+ * not make does not go unnoticed.
  */
 import { and, eq, isNull, ne } from 'drizzle-orm';
 import { generateSecret, generateURI, verify as verifyTotp } from 'otplib';
@@ -15,6 +16,7 @@ import type { Database, Executor } from '../../db/connect.ts';
 import { clients, sessions } from '../../db/schema.ts';
 import type { Sealer } from '../../operations/sealed.ts';
 import { recordAudit } from '../audit/service.ts';
+import { enqueueEmail } from '../mail/outbox.ts';
 import { hashSessionToken } from '../sessions/store.ts';
 
 export type ClientTwoFactorErrorCode =
@@ -145,6 +147,7 @@ export class ClientTwoFactor {
         .set({ totpEnabled: false, totpSecretSealed: null, totpLastStep: null, updatedAt: this.clock.now() })
         .where(eq(clients.id, clientId));
       const ended = await this.endSessions(tx, clientId);
+      await this.tell(tx, client, 'reset by our support team at your request');
       await recordAudit(
         tx,
         {
@@ -172,6 +175,7 @@ export class ClientTwoFactor {
         .update(clients)
         .set({ totpEnabled: false, totpSecretSealed: null, totpLastStep: null, updatedAt: this.clock.now() })
         .where(eq(clients.id, clientId));
+      await this.tell(tx, client, 'turned off from your profile');
       await this.audit(tx, clientId, 'client.totp_disabled');
       return { enabled: false, pending: false };
     });
@@ -222,6 +226,26 @@ export class ClientTwoFactor {
       );
     }
     return step;
+  }
+
+  /** Emails the client that two-factor sign-in went off, and how (in the transaction that turns it off). */
+  private async tell(tx: Executor, client: { email: string; name: string }, how: string): Promise<void> {
+    await enqueueEmail(
+      tx,
+      {
+        kind: 'client.totp_off',
+        to: client.email,
+        subject: 'Two-factor sign-in is off on your account',
+        text: [
+          `Hello ${client.name},`,
+          '',
+          `Two-factor sign-in on your account was ${how}. Signing in now needs only your password.`,
+          '',
+          'If you did not ask for this, contact support at once and change your password.',
+        ].join('\n'),
+      },
+      this.clock,
+    );
   }
 
   /** Ends the client's live sessions except `keepToken`'s; how many. */
