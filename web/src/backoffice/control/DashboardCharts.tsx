@@ -7,7 +7,7 @@ import { Badge, Group, Paper, SimpleGrid, Stack, Table, Text } from '@mantine/co
 import type { ReactNode } from 'react';
 import { DateTime, Empty, Money } from '../../ui/components.tsx';
 import { formatMoney } from '../../ui/money.ts';
-import { duration, sentence, To, words } from './common.tsx';
+import { duration, sentence, To, words } from '../common.tsx';
 import type { Dashboard } from './types.ts';
 
 const palette = ['indigo.6', 'teal.6', 'orange.5', 'grape.6', 'cyan.6', 'pink.6', 'lime.7', 'red.6'];

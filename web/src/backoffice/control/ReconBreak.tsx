@@ -12,7 +12,7 @@ import { DateTime, Empty, ErrorAlert, Loading, Money, StatusBadge } from '../../
 import { formatMoney } from '../../ui/money.ts';
 import { useAction, useApi } from '../../ui/useApi.ts';
 import { useStaff } from '../auth.tsx';
-import { Facts, Json, sentence, To, words } from './common.tsx';
+import { Facts, Json, sentence, To, words } from '../common.tsx';
 import type { BreakDetail, ExternalChange, ReconBreak, WriteOff } from './types.ts';
 
 type Detail = BreakDetail & { staffNames: Record<string, string> };

@@ -8,7 +8,7 @@ import { useSearchParams } from 'react-router';
 import { DateTime, Empty, ErrorAlert, Loading, Money, Pager, PageTitle, StatusBadge } from '../../ui/components.tsx';
 import { useApi } from '../../ui/useApi.ts';
 import { useStaff } from '../auth.tsx';
-import { sentence, To, useOffset, words } from './common.tsx';
+import { sentence, To, useOffset, words } from '../common.tsx';
 import { ReconNav } from './ReconNav.tsx';
 import { breakClasses, type ReconBreak, type WriteOff } from './types.ts';
 

@@ -9,7 +9,7 @@ import { api } from '../../api.ts';
 import { DateTime, Empty, ErrorAlert, Loading, Money, Pager, PageTitle, StatusBadge } from '../../ui/components.tsx';
 import { useAction, useApi } from '../../ui/useApi.ts';
 import { useStaff } from '../auth.tsx';
-import { duration, Facts, Json, sentence, To, useOffset, words } from './common.tsx';
+import { duration, Facts, Json, sentence, To, useOffset, words } from '../common.tsx';
 import { ReconNav } from './ReconNav.tsx';
 import { breakClasses, type ReconRun, type RunReport } from './types.ts';
 

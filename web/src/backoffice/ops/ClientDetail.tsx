@@ -8,7 +8,7 @@ import { Navigate, useNavigate, useParams } from 'react-router';
 import { ErrorAlert, Loading, StatusBadge } from '../../ui/components.tsx';
 import { useApi } from '../../ui/useApi.ts';
 import { useStaff } from '../auth.tsx';
-import { To } from './bits.tsx';
+import { To } from '../common.tsx';
 import { AccountsTab, DocumentsTab, HistoryTab, MoneyTab, NotesTab, ProfileTab } from './ClientTabs.tsx';
 import type { Client } from './types.ts';
 

@@ -21,7 +21,7 @@ import { DateTime, Empty, ErrorAlert, Loading, Money, Pager, StatusBadge } from 
 import { parseMoney } from '../../ui/money.ts';
 import { useAction, useApi } from '../../ui/useApi.ts';
 import { useStaff } from '../auth.tsx';
-import { Facts, To, useKeyset, words } from './bits.tsx';
+import { Facts, To, useKeyset, words } from '../common.tsx';
 import { MovementDetail } from './MovementDetail.tsx';
 import { MovementTable } from './MovementTable.tsx';
 import type { Account, Client, HistoryItem, KycBody, KycDocument, MovementPage, Note, OpenOrder } from './types.ts';

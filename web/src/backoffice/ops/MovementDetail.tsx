@@ -10,7 +10,8 @@ import { api } from '../../api.ts';
 import { DateTime, Empty, ErrorAlert, Loading, Money, StatusBadge } from '../../ui/components.tsx';
 import { useAction, useApi } from '../../ui/useApi.ts';
 import { useStaff } from '../auth.tsx';
-import { Facts, JsonDetails, To, useRefreshWhile, Words, words } from './bits.tsx';
+import { Facts, Json, sentence, To, words } from '../common.tsx';
+import { useRefreshWhile } from './bits.tsx';
 import { awaitingDecision, type Movement, type MovementDetailBody, type TimelineEntry } from './types.ts';
 
 /** Statuses after which nothing more happens to a movement by itself. */
@@ -61,7 +62,7 @@ export function MovementDetail({ id }: { id: string }) {
       <Group justify="space-between" align="flex-start" wrap="wrap">
         <Stack gap={4}>
           <Title order={3}>
-            {Words(m.kind)} of <Money minor={m.amountMinor} currency={m.currency} />
+            {sentence(m.kind)} of <Money minor={m.amountMinor} currency={m.currency} />
           </Title>
           <Text size="sm" data-testid="movement-summary">
             {data.summary}
@@ -331,7 +332,7 @@ export function Timeline({ entries }: { entries: TimelineEntry[] }) {
                     <Text size="xs" c="dimmed">
                       {e.type}
                     </Text>
-                    <JsonDetails value={e.details} />
+                    <Json value={e.details} />
                   </Table.Td>
                 </Table.Tr>
               ))}

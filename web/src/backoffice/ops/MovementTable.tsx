@@ -1,7 +1,7 @@
 /** A page of money movements: when, what, whose, how much, where it stands; each opens its detail. */
 import { Table, Text } from '@mantine/core';
 import { DateTime, Money, StatusBadge } from '../../ui/components.tsx';
-import { To, Words } from './bits.tsx';
+import { sentence, To } from '../common.tsx';
 import type { ApprovalQueueItem, Movement } from './types.ts';
 
 export function MovementTable({
@@ -38,7 +38,7 @@ export function MovementTable({
               </Table.Td>
               <Table.Td>
                 <To to={linkTo(m)} label={`Open ${m.kind} ${m.id}`}>
-                  {Words(m.kind)} {m.direction === 'in' ? 'in' : 'out'}
+                  {sentence(m.kind)} {m.direction === 'in' ? 'in' : 'out'}
                 </To>
               </Table.Td>
               {showClient ? (

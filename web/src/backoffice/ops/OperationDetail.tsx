@@ -11,7 +11,8 @@ import { api } from '../../api.ts';
 import { DateTime, Empty, ErrorAlert, Loading, Money, StatusBadge } from '../../ui/components.tsx';
 import { useAction, useApi } from '../../ui/useApi.ts';
 import { useStaff } from '../auth.tsx';
-import { Facts, JsonDetails, To, useRefreshWhile, Words, words } from './bits.tsx';
+import { Facts, Json, sentence, To, words } from '../common.tsx';
+import { useRefreshWhile } from './bits.tsx';
 import { type Operation, type OperationDetailBody, operationMoving } from './types.ts';
 
 const retryable = ['needs_review', 'failed'];
@@ -34,7 +35,7 @@ export function OperationDetail({ id }: { id: string }) {
       <Group justify="space-between" align="flex-start" wrap="wrap">
         <Stack gap={4}>
           <Title order={3} style={{ overflowWrap: 'anywhere' }}>
-            {Words(op.kind)} {op.reference}
+            {sentence(op.kind)} {op.reference}
           </Title>
           <Text size="sm" c="dimmed">
             on {op.serverCode}
@@ -102,9 +103,9 @@ export function OperationDetail({ id }: { id: string }) {
           ]}
         />
         <Group mt="sm" gap="lg">
-          <JsonDetails value={op.payload} summary="Payload" />
-          <JsonDetails value={op.result} summary="Result" />
-          <JsonDetails value={op.lastError} summary="Last error" />
+          <Json value={op.payload} summary="Payload" />
+          <Json value={op.result} summary="Result" />
+          <Json value={op.lastError} summary="Last error" />
         </Group>
       </Card>
       {canRetry || canCancel ? (
@@ -155,7 +156,7 @@ export function OperationDetail({ id }: { id: string }) {
                     </Table.Td>
                     <Table.Td>
                       {words(h.action.replace(/^operation\./, ''))}
-                      <JsonDetails value={h.after} />
+                      <Json value={h.after} />
                     </Table.Td>
                     <Table.Td>
                       {h.actorName ?? (h.actorType === 'system' ? 'the engine' : (h.actorId ?? h.actorType))}
@@ -291,8 +292,8 @@ export function AttemptLog({ attempts }: { attempts: OperationDetailBody['attemp
                       {a.code ?? ''} {a.serverText ?? ''}
                     </Text>
                     <Group gap="md">
-                      <JsonDetails value={a.request} summary="Request" />
-                      <JsonDetails value={a.reply} summary="Reply" />
+                      <Json value={a.request} summary="Request" />
+                      <Json value={a.reply} summary="Reply" />
                     </Group>
                   </Table.Td>
                   <Table.Td ta="right">{a.durationMs} ms</Table.Td>

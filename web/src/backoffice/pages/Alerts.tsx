@@ -10,7 +10,7 @@ import { api } from '../../api.ts';
 import { DateTime, Empty, ErrorAlert, Loading, Pager, PageTitle, StatusBadge } from '../../ui/components.tsx';
 import { useAction, useApi } from '../../ui/useApi.ts';
 import { useStaff } from '../auth.tsx';
-import { JsonDetails, To, words } from '../ops/bits.tsx';
+import { Json, To, words } from '../common.tsx';
 import type { AlertRow } from '../ops/types.ts';
 
 const PAGE = 20;
@@ -136,7 +136,7 @@ function AlertCard({ alert, onChanged }: { alert: AlertRow; onChanged: () => voi
           {movementId && can('funding.read') ? (
             <To to={`/backoffice/movements/${movementId}`}>Open the movement</To>
           ) : null}
-          <JsonDetails value={alert.details} />
+          <Json value={alert.details} />
         </Group>
         {alert.acknowledgedAt ? (
           <Text size="xs" c="dimmed">

@@ -9,7 +9,7 @@ import { useSearchParams } from 'react-router';
 import { api } from '../../api.ts';
 import { DateTime, Empty, ErrorAlert, Loading, Pager, PageTitle } from '../../ui/components.tsx';
 import { useAction, useApi } from '../../ui/useApi.ts';
-import { Json, useKeyset } from '../control/common.tsx';
+import { Json, useKeyset } from '../common.tsx';
 import type { AuditEvent, ChainReport } from '../control/types.ts';
 
 const PAGE = 50;

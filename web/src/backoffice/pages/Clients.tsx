@@ -7,7 +7,7 @@ import { type FormEvent, useState } from 'react';
 import { Route, Routes, useSearchParams } from 'react-router';
 import { DateTime, Empty, ErrorAlert, Loading, Pager, PageTitle, StatusBadge } from '../../ui/components.tsx';
 import { useApi } from '../../ui/useApi.ts';
-import { To, words } from '../ops/bits.tsx';
+import { To, words } from '../common.tsx';
 import { ClientDetail } from '../ops/ClientDetail.tsx';
 import type { Client } from '../ops/types.ts';
 

@@ -24,7 +24,7 @@ import { api } from '../../api.ts';
 import { DateTime, Empty, ErrorAlert, Loading, Money, Pager, PageTitle, StatusBadge } from '../../ui/components.tsx';
 import { useAction, useApi } from '../../ui/useApi.ts';
 import { useStaff } from '../auth.tsx';
-import { Facts, Json, sentence, To, useOffset, words } from '../control/common.tsx';
+import { Facts, Json, sentence, To, useOffset, words } from '../common.tsx';
 import { type ExternalChange, externalChangeKinds } from '../control/types.ts';
 
 const PAGE = 25;

@@ -6,7 +6,7 @@ import { Anchor, Group, Stack, Table, Text } from '@mantine/core';
 import { useState } from 'react';
 import { DateTime, Empty, ErrorAlert, Loading, Pager, PageTitle, StatusBadge } from '../../ui/components.tsx';
 import { useApi } from '../../ui/useApi.ts';
-import { To, words } from '../ops/bits.tsx';
+import { To, words } from '../common.tsx';
 import type { KycDocument } from '../ops/types.ts';
 
 const PAGE = 25;

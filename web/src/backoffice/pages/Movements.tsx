@@ -8,7 +8,7 @@ import { useState } from 'react';
 import { Route, Routes, useParams, useSearchParams } from 'react-router';
 import { Empty, ErrorAlert, Loading, Pager, PageTitle } from '../../ui/components.tsx';
 import { useApi } from '../../ui/useApi.ts';
-import { To, words } from '../ops/bits.tsx';
+import { To, words } from '../common.tsx';
 import { MovementDetail } from '../ops/MovementDetail.tsx';
 import { MovementTable } from '../ops/MovementTable.tsx';
 import { type ApprovalQueueItem, type MovementPage, movementKinds, movementStatuses } from '../ops/types.ts';

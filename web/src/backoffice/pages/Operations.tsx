@@ -7,7 +7,7 @@ import { type FormEvent, useState } from 'react';
 import { Route, Routes, useParams, useSearchParams } from 'react-router';
 import { DateTime, Empty, ErrorAlert, Loading, Pager, PageTitle, StatusBadge } from '../../ui/components.tsx';
 import { useApi } from '../../ui/useApi.ts';
-import { To, useKeyset, words } from '../ops/bits.tsx';
+import { To, useKeyset, words } from '../common.tsx';
 import { OperationDetail } from '../ops/OperationDetail.tsx';
 import { type Operation, operationKinds, operationStatuses } from '../ops/types.ts';
 

@@ -25,7 +25,7 @@ import { Empty, ErrorAlert, Loading, Money, Pager, PageTitle, StatusBadge } from
 import { formatMoney, parseMoney } from '../../ui/money.ts';
 import { useApi } from '../../ui/useApi.ts';
 import { useStaff } from '../auth.tsx';
-import { sentence } from '../control/common.tsx';
+import { sentence } from '../common.tsx';
 import { kycPolicies, type Product, type Server } from '../control/types.ts';
 
 const PAGE = 25;

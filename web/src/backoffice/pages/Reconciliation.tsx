@@ -5,7 +5,7 @@
  */
 import { Breadcrumbs, Stack, Text } from '@mantine/core';
 import { Route, Routes, useParams } from 'react-router';
-import { To } from '../control/common.tsx';
+import { To } from '../common.tsx';
 import { BreakScreen } from '../control/ReconBreak.tsx';
 import { BreakList, WriteOffQueue } from '../control/ReconBreaks.tsx';
 import { RunDetail, RunList } from '../control/ReconRuns.tsx';

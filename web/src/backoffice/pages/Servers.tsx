@@ -25,7 +25,7 @@ import { api } from '../../api.ts';
 import { DateTime, Empty, ErrorAlert, Loading, PageTitle } from '../../ui/components.tsx';
 import { useAction, useApi } from '../../ui/useApi.ts';
 import { useStaff } from '../auth.tsx';
-import { duration } from '../control/common.tsx';
+import { duration } from '../common.tsx';
 import type { Server, SyncStatus } from '../control/types.ts';
 
 const circuitColor: Record<string, string> = { closed: 'green', half_open: 'orange', open: 'red' };

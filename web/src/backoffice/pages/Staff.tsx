@@ -24,7 +24,7 @@ import { api } from '../../api.ts';
 import { DateTime, Empty, ErrorAlert, Loading, Pager, PageTitle, StatusBadge } from '../../ui/components.tsx';
 import { useAction, useApi } from '../../ui/useApi.ts';
 import { useStaff } from '../auth.tsx';
-import { sentence } from '../control/common.tsx';
+import { sentence } from '../common.tsx';
 import { type StaffMember, staffRoles } from '../control/types.ts';
 
 const PAGE = 25;

@@ -1,6 +1,6 @@
 /**
- * Pieces the control screens (dashboard, reconciliation, external changes, servers, products, staff, audit) share:
- * label/value facts, JSON behind a disclosure, router links, offset and keyset paging, words from codes.
+ * Pieces the back-office screens share (operations, clients, reconciliation, external changes, servers, products,
+ * staff, audit): label/value facts, JSON behind a disclosure, router links, offset and keyset paging, words from codes.
  */
 import { Anchor, Code, SimpleGrid, Stack, Text } from '@mantine/core';
 import { type ReactNode, useState } from 'react';
