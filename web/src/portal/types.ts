@@ -119,29 +119,7 @@ export interface HistoryItem {
   comment: string;
 }
 
-/** A pending (or partly filled) order waiting on the trading server, as last synced. */
-export interface OpenOrder {
-  tradingAccountId: string;
-  server: string;
-  platform: 'mt4' | 'mt5';
-  login: number;
-  ticket: string;
-  symbol: string;
-  orderType: string;
-  side: 'buy' | 'sell';
-  state: string;
-  volumeLots: number;
-  volumeRemainingLots: number;
-  price: number;
-  triggerPrice: number;
-  /** 0 when not set. */
-  stopLoss: number;
-  takeProfit: number;
-  setupTime: string;
-  expiration: string | null;
-  comment: string;
-  updatedAt: string;
-}
+export type { OpenOrder } from '../trading.ts';
 
 const orderTypeWords: Record<string, string> = {
   buy: 'Buy',
