@@ -32,7 +32,7 @@ import { type ExternalChangeKind, externalChanges, operations, tradingAccounts }
 import type { Logger } from '../../log.ts';
 import type { AlertPort, AuditPort } from '../../operations/ports.ts';
 import { parseReference } from '../../platforms/reference.ts';
-import { type LedgerAccountKey, postLedgerTransaction } from '../ledger/service.ts';
+import { type LedgerAccountKey, type LedgerPosting, postLedgerTransaction } from '../ledger/service.ts';
 import type { NormalisedRecord } from '../trades/records.ts';
 
 export type ExternalChange = typeof externalChanges.$inferSelect;
@@ -158,32 +158,20 @@ export class ExternalChangeService {
         ownerId: account.id,
         currency: account.currency,
       };
-      const { transactionId } = await postLedgerTransaction(
-        tx,
-        {
-          kind: 'external_change',
-          description: `${record.balanceKind} ${amount > 0 ? '+' : ''}${amount} made on ${record.serverCode} without the CRM (ticket ${record.ticket}, login ${record.login})`,
-          lines: [
-            // Positive = debit: money the server gave the client is a debit of external adjustments, a credit of the
-            // client's (credit-normal) trading account; a deduction is the reverse.
-            {
-              account: { type: 'external_adjustments', ownerId: record.serverCode, currency: account.currency },
-              amountMinor: amount,
-            },
-            { account: side, amountMinor: -amount },
-          ],
-          idempotencyKey: `external_change:${record.serverCode}:${record.ticket}`,
-          correlation: { externalChangeId: created.id, serverCode: record.serverCode, ticket: record.ticket },
-          createdBy: 'external-changes',
-        },
-        this.clock,
-      );
-      const [updated] = await tx
-        .update(externalChanges)
-        .set({ ledgerTransactionId: transactionId })
-        .where(eq(externalChanges.id, created.id))
-        .returning();
-      change = updated ?? change;
+      change = await this.book(tx, change, {
+        description: `${record.balanceKind} ${amount > 0 ? '+' : ''}${amount} made on ${record.serverCode} without the CRM (ticket ${record.ticket}, login ${record.login})`,
+        lines: [
+          // Positive = debit: money the server gave the client is a debit of external adjustments, a credit of the
+          // client's (credit-normal) trading account; a deduction is the reverse.
+          {
+            account: { type: 'external_adjustments', ownerId: record.serverCode, currency: account.currency },
+            amountMinor: amount,
+          },
+          { account: side, amountMinor: -amount },
+        ],
+        idempotencyKey: `external_change:${record.serverCode}:${record.ticket}`,
+        correlation: { externalChangeId: created.id, serverCode: record.serverCode, ticket: record.ticket },
+      });
     }
     await this.announce(tx, change, 'warning');
     return change;
@@ -267,24 +255,12 @@ export class ExternalChangeService {
       }
       const nonZero = lines.filter((l) => l.amountMinor !== 0);
       if (nonZero.length >= 2) {
-        const { transactionId } = await postLedgerTransaction(
-          tx,
-          {
-            kind: 'external_change',
-            description: `${after.balanceKind} ticket ${after.ticket} (login ${after.login}) changed on ${after.serverCode} without the CRM: ${oldKind} ${oldAmount} → ${after.balanceKind} ${newAmount}`,
-            lines: nonZero,
-            idempotencyKey: `external_change:${after.serverCode}:${after.ticket}:v${version}`,
-            correlation: { externalChangeId: created.id, serverCode: after.serverCode, ticket: after.ticket },
-            createdBy: 'external-changes',
-          },
-          this.clock,
-        );
-        const [updated] = await tx
-          .update(externalChanges)
-          .set({ ledgerTransactionId: transactionId })
-          .where(eq(externalChanges.id, created.id))
-          .returning();
-        change = updated ?? change;
+        change = await this.book(tx, change, {
+          description: `${after.balanceKind} ticket ${after.ticket} (login ${after.login}) changed on ${after.serverCode} without the CRM: ${oldKind} ${oldAmount} → ${after.balanceKind} ${newAmount}`,
+          lines: nonZero,
+          idempotencyKey: `external_change:${after.serverCode}:${after.ticket}:v${version}`,
+          correlation: { externalChangeId: created.id, serverCode: after.serverCode, ticket: after.ticket },
+        });
       }
     }
     await this.announce(tx, change, 'warning');
@@ -665,6 +641,25 @@ export class ExternalChangeService {
   }
 
   /** The audit event and the (deduplicated) alert for a newly recorded change. */
+  /** Books a change's money in the ledger (against external adjustments) and links the transaction to the change. */
+  private async book(
+    tx: Executor,
+    change: ExternalChange,
+    posting: Pick<LedgerPosting, 'description' | 'lines' | 'idempotencyKey' | 'correlation'>,
+  ): Promise<ExternalChange> {
+    const { transactionId } = await postLedgerTransaction(
+      tx,
+      { kind: 'external_change', createdBy: 'external-changes', ...posting },
+      this.clock,
+    );
+    const [updated] = await tx
+      .update(externalChanges)
+      .set({ ledgerTransactionId: transactionId })
+      .where(eq(externalChanges.id, change.id))
+      .returning();
+    return updated ?? change;
+  }
+
   private async announce(tx: Executor, change: ExternalChange, severity: 'warning' | 'critical'): Promise<void> {
     const open = await this.openCount(tx, change.serverCode, change.kind);
     // The audit first: it takes the chain lock, which every writer here takes before the (contended) alert row, so
