@@ -25,10 +25,16 @@ function portFree(port: number): Promise<boolean> {
   });
 }
 
+/**
+ * Ports are drawn from 20000–31999, below Linux's ephemeral range (32768–60999): there, a port found free can be
+ * taken by another test's outgoing connection or `listen(0)` before the demo binds it (seen in CI: "port … is in use").
+ */
+const randomPort = (span: number) => 20_000 + Math.floor(Math.random() * (12_000 - span));
+
 /** A base port P with P…P+6 and P+100…P+104 free (the simulators, the mailbox, the control APIs). */
 async function freeBlock(): Promise<number> {
   for (let tries = 0; tries < 50; tries++) {
-    const base = 20_000 + Math.floor(Math.random() * 30_000);
+    const base = randomPort(105);
     const ports = [0, 1, 2, 3, 4, 5, 6, 100, 101, 102, 103, 104].map((d) => base + d);
     if ((await Promise.all(ports.map(portFree))).every(Boolean)) return base;
   }
@@ -37,7 +43,7 @@ async function freeBlock(): Promise<number> {
 
 async function freePort(): Promise<number> {
   for (;;) {
-    const port = 20_000 + Math.floor(Math.random() * 40_000);
+    const port = randomPort(1);
     if (await portFree(port)) return port;
   }
 }
