@@ -10,12 +10,17 @@
  *   - p50/p99 latency from a webhook's receipt to its deposit's `posted`, in the burst (mostly queueing) and at a
  *     steady 25/s afterwards (the path itself),
  *   - a consistency check: every deposit posted once, server balances = ledger = the deposits' sum.
- * The app and the engine run in this Node process; the MT5 simulator in a process of its own, as a trading server
- * is elsewhere (BENCH_SIM=inprocess runs it in this one too, sharing its event loop and CPU).
+ * It runs twice, each time on a fresh database, in the product's two shapes: in one process (the app and the engine
+ * in this one, as the one-command demo runs them: one event loop for the API, the worker and the PSP's sender), then
+ * as it is deployed, `brokerdesk api` and `brokerdesk worker` each in a process of its own, started by the command an
+ * operator uses and configured by environment variables, this process being the PSP and the observer.
+ * BENCH_TOPOLOGY=single or =processes runs only one. The MT5 simulator runs in a process of its own, as a trading
+ * server is elsewhere (BENCH_SIM=inprocess runs it in this one, sharing its CPU).
  *
  * Uses TEST_DATABASE_URL / DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test) to create and drop its own
  * database; skips with a message when no PostgreSQL answers. BENCH_DEPOSITS (default 2000), BENCH_ACCOUNTS (200),
- * BENCH_SENDERS (32 webhooks in flight) and WORKER_CONCURRENCY (the product's default, 16) change the shape.
+ * BENCH_SENDERS (32 webhooks in flight), WORKER_CONCURRENCY and DATABASE_POOL_SIZE (the product's defaults, 16 and 10)
+ * change the shape.
  */
 import { createHmac, randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -35,6 +40,7 @@ import { clientVisibleBalance } from '../src/modules/ledger/service.ts';
 import { ProductService } from '../src/modules/products/service.ts';
 import { OperationsEngine } from '../src/operations/engine.ts';
 import { SandboxPaymentProvider } from '../src/payments/sandbox.ts';
+import { type ChildBrokerdesk, freePort, startChildBrokerdesk } from './support/child-brokerdesk.ts';
 import { startChildSimulator } from './support/child-sim.ts';
 
 const TARGET_PER_SECOND = 300;
@@ -94,7 +100,20 @@ function signature(secret: string, body: string, at: number): string {
   return `t=${t},v1=${createHmac('sha256', secret).update(`${t}.${body}`).digest('hex')}`;
 }
 
+type Topology = 'single' | 'processes';
+
+/** Both topologies, one after the other, each on a database of its own (BENCH_TOPOLOGY=single|processes: one). */
 export default async function bench(): Promise<void> {
+  const chosen = process.env.BENCH_TOPOLOGY;
+  const topologies: Topology[] = chosen === 'single' || chosen === 'processes' ? [chosen] : ['single', 'processes'];
+  for (const topology of topologies) {
+    console.log(`--- ${topology === 'single' ? 'one process' : 'api + worker processes'}`);
+    if (!(await benchTopology(topology))) return;
+  }
+}
+
+/** One run; false when no PostgreSQL answers (the run is skipped). */
+async function benchTopology(topology: Topology): Promise<boolean> {
   const deposits = positive(process.env.BENCH_DEPOSITS, 2000);
   const accountCount = Math.min(positive(process.env.BENCH_ACCOUNTS, 200), deposits);
   const senders = positive(process.env.BENCH_SENDERS, 32);
@@ -108,7 +127,7 @@ export default async function bench(): Promise<void> {
       `skipped: no PostgreSQL answers at ${redacted(adminUrl)} (${(err as Error).message}); set TEST_DATABASE_URL to run this benchmark`,
     );
     await admin.end().catch(() => {});
-    return;
+    return false;
   }
   const name = `bd_bench_${randomBytes(4).toString('hex')}`;
   await admin.query(`CREATE DATABASE ${name}`);
@@ -134,15 +153,20 @@ export default async function bench(): Promise<void> {
     : await startChildSimulator({ name: 'mt5-bench', port: 0, controlPort: 0 });
   const webhookSecret = `whsec_${randomBytes(24).toString('base64url')}`;
   // The adapter only verifies webhooks here: the deposits are created directly, so the PSP's API is never called.
-  const psp = new SandboxPaymentProvider({ baseUrl: 'http://127.0.0.1:9', apiKey: 'bench', webhookSecret });
-  const env = {
+  const pspUrl = 'http://127.0.0.1:9';
+  const psp = new SandboxPaymentProvider({ baseUrl: pspUrl, apiKey: 'bench', webhookSecret });
+  const single = topology === 'single';
+  const env: Record<string, string> = {
     DATABASE_URL: url.toString(),
     BROKERDESK_SECRET_KEY: randomBytes(32).toString('base64'),
     ...(process.env.WORKER_CONCURRENCY ? { WORKER_CONCURRENCY: process.env.WORKER_CONCURRENCY } : {}),
+    ...(process.env.DATABASE_POOL_SIZE ? { DATABASE_POOL_SIZE: process.env.DATABASE_POOL_SIZE } : {}),
   };
+  // This process's context sets the data up (and migrates the database) and reads the results.
   const ctx = await createContext(loadConfig({ env }), { logger: createLogger('silent'), psp });
-  const app = await buildApp(ctx);
+  const app = single ? await buildApp(ctx) : null;
   let engine: OperationsEngine | null = null;
+  const children: ChildBrokerdesk[] = [];
   try {
     process.env.BENCH_DEPOSITS_MT5_PASSWORD = sim.manager.password;
     await ctx.registry.upsert({
@@ -276,16 +300,43 @@ export default async function bench(): Promise<void> {
       });
     });
 
-    await app.listen({ host: '127.0.0.1', port: 0 });
-    const webhookUrl = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}/api/webhooks/psp/${psp.name}`;
     const concurrency = ctx.config.worker.concurrency;
-    engine = new OperationsEngine(ctx.operationsDeps(), {
-      concurrency,
-      pollMs: ctx.config.worker.pollMs,
-      leaseMs: ctx.config.worker.leaseMs,
-      verifyDelayMs: ctx.config.worker.verifyDelayMs,
-    });
-    await engine.start();
+    let apiUrl: string;
+    if (app) {
+      await app.listen({ host: '127.0.0.1', port: 0 });
+      apiUrl = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+      engine = new OperationsEngine(ctx.operationsDeps(), {
+        concurrency,
+        pollMs: ctx.config.worker.pollMs,
+        leaseMs: ctx.config.worker.leaseMs,
+        verifyDelayMs: ctx.config.worker.verifyDelayMs,
+      });
+      await engine.start();
+    } else {
+      // `brokerdesk api` and `brokerdesk worker` as an operator runs them: the configuration in the environment, the
+      // secrets as references to it. The daily reconciliation is off (it would start after a minute, on this
+      // database's first day); everything else the worker does runs on its defaults.
+      const productEnv = {
+        ...env,
+        LOG_LEVEL: 'info',
+        HTTP_HOST: '127.0.0.1',
+        HTTP_PORT: String(await freePort()),
+        PSP_URL: pspUrl,
+        PSP_API_KEY_SECRET: 'env:BENCH_PSP_API_KEY',
+        PSP_WEBHOOK_SECRET: 'env:BENCH_PSP_WEBHOOK_SECRET',
+        BENCH_PSP_API_KEY: 'bench',
+        BENCH_PSP_WEBHOOK_SECRET: webhookSecret,
+        BENCH_DEPOSITS_MT5_PASSWORD: sim.manager.password,
+        RECON_SCHEDULE: 'false',
+      };
+      const [api, worker] = await Promise.all([
+        startChildBrokerdesk('api', productEnv, /brokerdesk api listening on http:\/\/\S+/),
+        startChildBrokerdesk('worker', productEnv, /"msg":"worker started"/),
+      ]);
+      children.push(api!, worker!);
+      apiUrl = /listening on (http:\/\/\S+)/.exec(api!.readyLine)![1]!;
+    }
+    const webhookUrl = `${apiUrl}/api/webhooks/psp/${psp.name}`;
 
     const receivedAt = new Array<number>(total);
     const index = new Map(movementIds.map((id, i) => [id, i]));
@@ -354,6 +405,7 @@ export default async function bench(): Promise<void> {
     const loopDelay = monitorEventLoopDelay({ resolution: 5 });
     loopDelay.enable();
     const cpuBefore = process.cpuUsage();
+    const childCpuBefore = children.map((c) => processCpuSeconds(c.pid));
     const pgCpuBefore = backendCpuSeconds(name);
     const simPid = 'pid' in sim ? sim.pid : undefined;
     const simCpuBefore = processCpuSeconds(simPid);
@@ -369,6 +421,7 @@ export default async function bench(): Promise<void> {
     const seconds = (burst.last - t0) / 1000;
     loopDelay.disable();
     const cpu = process.cpuUsage(cpuBefore);
+    const childCpuAfter = children.map((c) => processCpuSeconds(c.pid));
     const pgCpuAfter = backendCpuSeconds(name);
     const simCpuAfter = processCpuSeconds(simPid);
     const burstWall = (Date.now() - t0) / 1000;
@@ -386,8 +439,10 @@ export default async function bench(): Promise<void> {
     await Promise.all(sent);
     const steady = await settle(deposits, total, Date.now() + 15_000);
     const steadyLatencies = await latenciesOf(deposits, total);
-    await engine.stop();
+    await engine?.stop();
     engine = null;
+    // The worker stops (SIGTERM) before the checks, as the in-process engine does.
+    for (const child of children.splice(0).reverse()) await child.close();
     senderAgent.destroy();
 
     // Consistency: one succeeded operation per deposit, and server = ledger = what was deposited, account by account.
@@ -425,7 +480,7 @@ export default async function bench(): Promise<void> {
     const chain = await verifyAuditChain(ctx.database.db);
     const throughput = burst.posted / seconds;
     console.log(
-      `setup: ${deposits} + ${steadyCount} deposits awaiting payment on ${accountCount} accounts (one client each); worker concurrency ${concurrency}, ${senders} webhooks in flight; app and engine in this process, the MT5 simulator ${simInProcess ? 'too (BENCH_SIM=inprocess)' : 'in its own'}`,
+      `setup: ${deposits} + ${steadyCount} deposits awaiting payment on ${accountCount} accounts (one client each); worker concurrency ${concurrency}, ${senders} webhooks in flight; ${single ? 'app and engine in this process' : '`brokerdesk api` and `brokerdesk worker` in processes of their own, this one sends the webhooks'}, the MT5 simulator ${simInProcess ? 'in this one (BENCH_SIM=inprocess)' : 'in its own'}`,
     );
     console.log(
       `webhook intake: ${deposits} signed webhooks accepted in ${intakeSeconds.toFixed(2)} s (${(deposits / intakeSeconds).toFixed(0)}/s), ${refused.length} refused${refused.length ? ` (first: ${refused[0]})` : ''}`,
@@ -439,34 +494,38 @@ export default async function bench(): Promise<void> {
     console.log(
       `latency webhook receipt → posted, steady ${STEADY_PER_SECOND}/s for ${STEADY_SECONDS} s: p50 ${percentile(steadyLatencies, 50).toFixed(0)} ms, p99 ${percentile(steadyLatencies, 99).toFixed(0)} ms, max ${steadyLatencies.at(-1)?.toFixed(0)} ms (${steady.posted}/${steadyCount} posted)`,
     );
-    console.log(
-      `this process during the burst: CPU ${(((cpu.user + cpu.system) / 1e6 / burstWall) * 100).toFixed(0)} % of one core (${((cpu.user + cpu.system) / 1000 / deposits).toFixed(1)} ms per deposit), event-loop delay p50 ${(loopDelay.percentile(50) / 1e6).toFixed(1)} ms, p99 ${(loopDelay.percentile(99) / 1e6).toFixed(1)} ms${statements === null ? '' : `; ${(statements / deposits).toFixed(1)} round trips per deposit (node --import ./bench/support/count-queries.mjs)`}`,
-    );
-    if (pgCpuBefore !== null && pgCpuAfter !== null) {
+    const share = (before: number | null, after: number | null, label: string) => {
+      if (before === null || after === null) return;
       console.log(
-        `PostgreSQL backends during the burst: ${(((pgCpuAfter - pgCpuBefore) / burstWall) * 100).toFixed(0)} % of one core (${(((pgCpuAfter - pgCpuBefore) * 1000) / deposits).toFixed(1)} ms per deposit)`,
+        `${label} during the burst: ${(((after - before) / burstWall) * 100).toFixed(0)} % of one core (${(((after - before) * 1000) / deposits).toFixed(1)} ms per deposit)`,
       );
+    };
+    if (!single) {
+      share(childCpuBefore[0]!, childCpuAfter[0]!, '`brokerdesk api` process');
+      share(childCpuBefore[1]!, childCpuAfter[1]!, '`brokerdesk worker` process');
     }
+    console.log(
+      `${single ? 'this process (API, worker and the PSP sender)' : 'this process (the PSP sender)'} during the burst: CPU ${(((cpu.user + cpu.system) / 1e6 / burstWall) * 100).toFixed(0)} % of one core (${((cpu.user + cpu.system) / 1000 / deposits).toFixed(1)} ms per deposit), event-loop delay p50 ${(loopDelay.percentile(50) / 1e6).toFixed(1)} ms, p99 ${(loopDelay.percentile(99) / 1e6).toFixed(1)} ms${statements === null ? '' : `; ${(statements / deposits).toFixed(1)} round trips per deposit (node --import ./bench/support/count-queries.mjs)`}`,
+    );
+    share(pgCpuBefore, pgCpuAfter, 'PostgreSQL backends');
     console.log(
       `machine: ${cpus().length} CPUs, load average (1 min) ${loadBefore.toFixed(2)} at the burst's start, ${loadavg()[0]!.toFixed(2)} at the end of the run (the figures above share the CPUs with whatever else runs)`,
     );
-    if (simCpuBefore !== null && simCpuAfter !== null) {
-      console.log(
-        `MT5 simulator process during the burst: ${(((simCpuAfter - simCpuBefore) / burstWall) * 100).toFixed(0)} % of one core (${(((simCpuAfter - simCpuBefore) * 1000) / deposits).toFixed(1)} ms per deposit)`,
-      );
-    }
+    share(simCpuBefore, simCpuAfter, 'MT5 simulator process');
     console.log(
       `checks: ${ops!.ok} balance operations succeeded, ${ops!.other} not, ${ops!.attempts} server attempts for ${total} deposits; ${accountCount - mismatches}/${accountCount} accounts with server = ledger = deposited${mismatches ? ' (MISMATCH)' : ''}; audit chain of ${chain.checked} events ${chain.ok ? 'verifies' : `BROKEN at ${chain.brokenAt?.id}`}`,
     );
   } finally {
     await engine?.stop().catch(() => {});
-    await app.close();
+    for (const child of children) await child.close().catch(() => {});
+    await app?.close();
     await ctx.close();
     await sim.close();
     if (process.env.BENCH_KEEP_DB === '1') console.log(`kept database ${name} (BENCH_KEEP_DB=1)`);
     else await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
     await admin.end();
   }
+  return true;
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -20,6 +20,8 @@ export const configSchema = z
       .string()
       .refine((v) => /^postgres(ql)?:\/\//.test(v), 'must be a postgres:// or postgresql:// URL')
       .optional(),
+    /** PostgreSQL connections each process keeps at most (the API's and the worker's each). */
+    databasePoolSize: z.coerce.number().int().min(2).max(200).default(10),
     /** Folder for embedded-database files and other local state. */
     dataDir: z.string().min(1).default('./data'),
     logLevel: logLevel.default('info'),
@@ -227,6 +229,7 @@ export type Config = z.infer<typeof configSchema>;
 /** Environment variable → path in the config object. Only these variables are read. */
 const envMap: Record<string, string[]> = {
   DATABASE_URL: ['databaseUrl'],
+  DATABASE_POOL_SIZE: ['databasePoolSize'],
   BROKERDESK_DATA_DIR: ['dataDir'],
   LOG_LEVEL: ['logLevel'],
   HTTP_HOST: ['http', 'host'],

@@ -130,7 +130,11 @@ export async function createContext(
   const logger = options.logger ?? createLogger(config.logLevel);
   const sealer = new Sealer(sealingKey(config));
   const channels = alertChannels(config, clock);
-  const database = await connect({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  const database = await connect({
+    databaseUrl: config.databaseUrl,
+    dataDir: config.dataDir,
+    maxConnections: config.databasePoolSize,
+  });
   await database.migrate();
   const registry = new ServerRegistry({
     database,

@@ -1,7 +1,7 @@
 import { eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase, testDatabaseUrl } from '../../test/support/db.ts';
-import { connect, deferPrepared, preparedQuery, scriptedTransaction } from './connect.ts';
+import { connect, deferPrepared, preparedQuery, prepareOnEveryConnection, scriptedTransaction } from './connect.ts';
 import { installation } from './schema.ts';
 
 describe('an isolated test database', () => {
@@ -121,5 +121,33 @@ describe('writes deferred to a scripted transaction’s next round trip', () => 
     });
     await expect(attempt).rejects.toThrow(/not committed|rolled back/);
     expect(await values('aborted:')).toEqual([]);
+  });
+});
+
+describe('a statement run under planner settings (queryPlanned)', () => {
+  const text = "select current_setting('enable_seqscan') as seqscan, 10 / $1::int as tenth";
+  prepareOnEveryConnection('test_planned', text);
+  let database: TestDatabase;
+  beforeAll(async () => {
+    database = await createTestDatabase();
+  });
+  afterAll(async () => {
+    await database.drop();
+  });
+
+  it('runs with the settings, which end with it; a failing run leaves its connection usable', async () => {
+    // One connection, so every run below, and the plain query after them, share it.
+    const single = database.url ? await connect({ databaseUrl: database.url, maxConnections: 1 }) : database;
+    try {
+      const run = (n: number) =>
+        single.queryPlanned<{ seqscan: string; tenth: number }>('test_planned', text, [n], { enable_seqscan: 'off' });
+      const onPostgres = database.kind === 'postgres';
+      expect(await run(2)).toEqual([{ seqscan: onPostgres ? 'off' : 'on', tenth: 5 }]);
+      await expect(run(0)).rejects.toThrow(/division by zero/);
+      expect(await run(5)).toEqual([{ seqscan: onPostgres ? 'off' : 'on', tenth: 2 }]);
+      expect(await single.query<{ s: string }>("select current_setting('enable_seqscan') as s")).toEqual([{ s: 'on' }]);
+    } finally {
+      if (single !== database) await single.close();
+    }
   });
 });

@@ -28,6 +28,20 @@ export interface Database {
    * named prepared statement: parsed and planned once per connection, then reused (see `preparedQuery`).
    */
   query<T = Record<string, unknown>>(sql: string, params?: unknown[], name?: string): Promise<T[]>;
+  /**
+   * A statement registered with `prepareOnEveryConnection`, run in a transaction of its own under planner `settings`
+   * (SET LOCAL, e.g. `enable_seqscan: 'off'`), for a statement whose plan must not follow the table's statistics: a
+   * queue that fills faster than autovacuum analyses it would otherwise keep a plan made while it was empty (a walk
+   * of the whole table per claim). Every plan of the prepared statement is made under these settings, the cached
+   * generic one included. PostgreSQL: one round trip (`begin; set local …; execute name(literals); commit`).
+   * PGlite: `sql` with `params`, as `query`.
+   */
+  queryPlanned<T = Record<string, unknown>>(
+    name: string,
+    sql: string,
+    params: unknown[],
+    settings: Record<string, string>,
+  ): Promise<T[]>;
   migrate(): Promise<void>;
   /** Subscribes to NOTIFY on a channel; resolves to an unsubscribe function. */
   listen(channel: string, onNotify: () => void): Promise<() => Promise<void>>;
@@ -79,7 +93,7 @@ export async function connect(options: ConnectOptions): Promise<Database> {
   if (options.databaseUrl) {
     const pool = new pg.Pool({
       connectionString: options.databaseUrl,
-      max: options.maxConnections ?? Number(process.env.BENCH_POOL ?? 10),
+      max: options.maxConnections ?? 10,
     });
     // A dropped idle connection must not crash the process; the pool replaces it on next use.
     pool.on('error', () => {});
@@ -89,6 +103,37 @@ export async function connect(options: ConnectOptions): Promise<Database> {
       db,
       async query(sql, params, name) {
         return (await pool.query({ text: sql, values: params as unknown[], ...(name ? { name } : {}) })).rows;
+      },
+      async queryPlanned(name, sql, params, settings) {
+        const set = Object.entries(settings).map(
+          ([setting, value]) => `set local ${pg.escapeIdentifier(setting)} = ${pg.escapeLiteral(value)}`,
+        );
+        const client = await pool.connect();
+        let broken: Error | undefined;
+        try {
+          await prepareStatements(client);
+          if (preparedBySql.get(client)?.done.has(name)) {
+            const results = (await client.query(
+              ['begin', ...set, executePrepared(name, params), 'commit'].join(';\n'),
+            )) as unknown as pg.QueryResult[];
+            const ended = results.at(-1);
+            if (ended?.command !== 'COMMIT') throw new Error(`${name} was not committed (${ended?.command})`);
+            return results[1 + set.length]!.rows;
+          }
+          // Not prepared on this connection (its tables not yet migrated when it tried): the same, in three trips.
+          await client.query(['begin', ...set].join(';\n'));
+          const { rows } = await client.query(sql, params as unknown[]);
+          await client.query('commit');
+          return rows;
+        } catch (err) {
+          // A statement that failed leaves its transaction open (aborted): end it before the connection goes back.
+          await client.query('rollback').catch((rollbackError: unknown) => {
+            broken = rollbackError as Error;
+          });
+          throw err;
+        } finally {
+          client.release(broken);
+        }
       },
       migrate: () => migratePg(drizzlePg(pool), { migrationsFolder }),
       async listen(channel, onNotify) {
@@ -118,6 +163,9 @@ export async function connect(options: ConnectOptions): Promise<Database> {
     kind: 'pglite',
     db,
     async query(sql, params) {
+      return (await client.query(sql, params as unknown[])).rows as never[];
+    },
+    async queryPlanned(_name, sql, params) {
       return (await client.query(sql, params as unknown[])).rows as never[];
     },
     migrate: () => migratePglite(drizzlePglite(client), { migrationsFolder }),
