@@ -11,7 +11,6 @@
  * database; without a reachable PostgreSQL it says so and skips.
  */
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
 import { sql } from 'drizzle-orm';
 import pg from 'pg';
 import { ManualClock } from '../src/clock.ts';
@@ -21,37 +20,13 @@ import { recordAudit } from '../src/modules/audit/service.ts';
 import { recompute } from '../src/modules/commissions/recompute.ts';
 import { CommissionService } from '../src/modules/commissions/service.ts';
 import { Sealer } from '../src/operations/sealed.ts';
+import { backendCpuSeconds } from './support/cpu.ts';
 
 const adminUrl = process.env.TEST_DATABASE_URL || process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
 const TRADES = Number(process.env.BENCH_COMMISSION_TRADES ?? 1_000_000);
 const CLIENTS = 10_000;
 const TARGET_S = 30;
 const FROM = '2025-01-01T00:00:00Z';
-
-/**
- * CPU seconds used so far by the PostgreSQL backends serving `database` (Linux /proc; null elsewhere). The machine
- * may be shared: wall time then includes waiting for the CPU, which this does not.
- */
-function backendCpuSeconds(database: string): number | null {
-  try {
-    const tick = 100;
-    let total = 0;
-    for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-      let cmd: string;
-      try {
-        cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      } catch {
-        continue;
-      }
-      if (!cmd.startsWith('postgres:') || !cmd.includes(` ${database} `)) continue;
-      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      total += (Number(fields[11]) + Number(fields[12])) / tick;
-    }
-    return total;
-  } catch {
-    return null;
-  }
-}
 
 async function seed(database: Database, service: CommissionService): Promise<{ directIb: string }> {
   const q = (text: string) => database.query(text);

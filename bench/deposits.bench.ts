@@ -23,7 +23,6 @@
  * change the shape.
  */
 import { createHmac, randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { cpus, loadavg } from 'node:os';
@@ -42,6 +41,7 @@ import { OperationsEngine } from '../src/operations/engine.ts';
 import { SandboxPaymentProvider } from '../src/payments/sandbox.ts';
 import { type ChildBrokerdesk, freePort, startChildBrokerdesk } from './support/child-brokerdesk.ts';
 import { startChildSimulator } from './support/child-sim.ts';
+import { backendCpuSeconds, processCpuSeconds } from './support/cpu.ts';
 
 const TARGET_PER_SECOND = 300;
 const STEADY_PER_SECOND = 25;
@@ -51,38 +51,6 @@ const positive = (value: string | undefined, fallback: number) => {
   const n = Number(value);
   return Number.isInteger(n) && n > 0 ? n : fallback;
 };
-
-/** CPU seconds used so far by the PostgreSQL backends serving `database` (Linux /proc; null elsewhere). */
-function backendCpuSeconds(database: string): number | null {
-  try {
-    let total = 0;
-    for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-      let cmd: string;
-      try {
-        cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      } catch {
-        continue;
-      }
-      if (!cmd.startsWith('postgres:') || !cmd.includes(` ${database} `)) continue;
-      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      total += (Number(fields[11]) + Number(fields[12])) / 100;
-    }
-    return total;
-  } catch {
-    return null;
-  }
-}
-
-/** CPU seconds used so far by one process (Linux /proc; null elsewhere or without a pid). */
-function processCpuSeconds(pid: number | undefined): number | null {
-  if (pid === undefined) return null;
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return null;
-  }
-}
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;

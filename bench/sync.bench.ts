@@ -18,7 +18,6 @@
  * `SYNC_BENCH_BATCH` the records per transaction of a pass (default: the product's, 2 000).
  */
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import pg from 'pg';
 import { systemClock } from '../src/clock.ts';
@@ -32,6 +31,7 @@ import { createMt5Connector } from '../src/platforms/mt5/connector.ts';
 import { newReference } from '../src/platforms/reference.ts';
 import { ServerRegistry } from '../src/platforms/registry.ts';
 import { startChildSimulator } from './support/child-sim.ts';
+import { backendCpuSeconds, processCpuSeconds } from './support/cpu.ts';
 
 const adminUrl = process.env.TEST_DATABASE_URL || process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
 const TARGET = 20_000;
@@ -39,36 +39,16 @@ const ACCOUNTS = 1000;
 
 /**
  * CPU seconds used so far by this process, by PostgreSQL's processes serving `database` and by the simulator's
- * process (from /proc; zeros where it cannot be read): on a machine this small the three share the cores, so the
- * split says which side a pass is waiting on.
+ * process (zeros where they cannot be read): on a machine this small the three share the cores, so the split says
+ * which side a pass is waiting on.
  */
-function cpuSeconds(database: string): { ingest: number; postgres: number; simulator: number } {
+function cpuSeconds(database: string, simulatorPid: number | undefined) {
   const own = process.cpuUsage();
-  const out = { ingest: (own.user + own.system) / 1e6, postgres: 0, simulator: 0 };
-  let pids: string[] = [];
-  try {
-    pids = readdirSync('/proc').filter((d) => /^\d+$/.test(d));
-  } catch {
-    return out;
-  }
-  for (const pid of pids) {
-    try {
-      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
-      const side =
-        cmd.startsWith('postgres:') && cmd.includes(` ${database} `)
-          ? 'postgres'
-          : cmd.includes('sim/mt5/child-sim.ts')
-            ? 'simulator'
-            : null;
-      if (!side) continue;
-      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      // utime and stime are fields 14 and 15 of stat (11 and 12 after the command), in clock ticks (100 per second).
-      out[side] += (Number(fields[11]) + Number(fields[12])) / 100;
-    } catch {
-      // The process ended meanwhile.
-    }
-  }
-  return out;
+  return {
+    ingest: (own.user + own.system) / 1e6,
+    postgres: backendCpuSeconds(database) ?? 0,
+    simulator: processCpuSeconds(simulatorPid) ?? 0,
+  };
 }
 
 const load = () =>
@@ -180,13 +160,13 @@ export default async function bench(): Promise<void> {
     };
     const sync = new TradeSync(syncOptions);
     // The deals pass (what the worker runs first, and what the lag alert watches), then the orders pass.
-    const cpuBefore = cpuSeconds(name);
+    const cpuBefore = cpuSeconds(name, sim.pid);
     const first = await sync.syncServer('mt5-bench');
     if (first.status !== 'ok') throw new Error(`deals pass failed: ${first.error}`);
-    const cpuAfterDeals = cpuSeconds(name);
+    const cpuAfterDeals = cpuSeconds(name, sim.pid);
     const ordersPass = await sync.syncOrders('mt5-bench');
     if (ordersPass.status !== 'ok') throw new Error(`orders pass failed: ${ordersPass.error}`);
-    const cpuAfterOrders = cpuSeconds(name);
+    const cpuAfterOrders = cpuSeconds(name, sim.pid);
     const firstDeals = first.records;
     const firstOrders = ordersPass.records;
     const again = await sync.syncServer('mt5-bench', { from: window.from });
