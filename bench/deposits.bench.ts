@@ -4,7 +4,9 @@
  * webhook for each is POSTed over real HTTP to the app (bounded concurrency), which verifies it, stores the event,
  * approves the deposit, writes its ledger entries and enqueues its balance operation in one transaction; the
  * operations engine (running meanwhile, with the product's default worker settings) posts each one to the MT5
- * simulator over HTTPS, and the funding handler marks it `posted`. Prints:
+ * simulator over HTTPS, and the funding handler marks it `posted`. A warm-up burst (BENCH_WARMUP, default 1000
+ * deposits) runs first, so the figures are those of running processes rather than of V8 still compiling them; its own
+ * throughput is printed as the cold start. Prints:
  *   - webhook intake: webhooks accepted per second (signature checked, applied, committed),
  *   - end-to-end throughput: deposits per second from the first webhook to the last `posted` (target ≥ 300/s),
  *   - p50/p99 latency from a webhook's receipt to its deposit's `posted`, in the burst (mostly queueing) and at a
@@ -23,6 +25,7 @@
  * change the shape.
  */
 import { createHmac, randomBytes } from 'node:crypto';
+import { rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { cpus, loadavg } from 'node:os';
@@ -51,6 +54,8 @@ const positive = (value: string | undefined, fallback: number) => {
   const n = Number(value);
   return Number.isInteger(n) && n > 0 ? n : fallback;
 };
+const nonNegative = (value: string | undefined, fallback: number) =>
+  value !== undefined && value !== '' && Number.isInteger(Number(value)) && Number(value) >= 0 ? Number(value) : fallback;
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
@@ -83,6 +88,7 @@ export default async function bench(): Promise<void> {
 /** One run; false when no PostgreSQL answers (the run is skipped). */
 async function benchTopology(topology: Topology): Promise<boolean> {
   const deposits = positive(process.env.BENCH_DEPOSITS, 2000);
+  const warmup = nonNegative(process.env.BENCH_WARMUP, 1000);
   const accountCount = Math.min(positive(process.env.BENCH_ACCOUNTS, 200), deposits);
   const senders = positive(process.env.BENCH_SENDERS, 32);
   const steadyCount = STEADY_PER_SECOND * STEADY_SECONDS;
@@ -211,7 +217,8 @@ async function benchTopology(topology: Topology): Promise<boolean> {
     }
 
     // N deposits waiting for their payment, as startDeposit leaves them once the PSP session exists.
-    const total = deposits + steadyCount;
+    // In index order: the warm-up's deposits, the measured burst's, then the steady trickle's.
+    const total = warmup + deposits + steadyCount;
     const planned = Array.from({ length: total }, (_, i) => ({
       account: accounts[i % accounts.length]!,
       amountMinor: 10_000 + (i % 97) * 100,
@@ -366,8 +373,26 @@ async function benchTopology(topology: Topology): Promise<boolean> {
         .map((r) => new Date(r.completed_at).getTime() - receivedAt[index.get(r.id)!]!)
         .sort((a, b) => a - b);
 
-    // 1. The burst: every webhook POSTed, `senders` at a time, while the engine works.
-    let next = 0;
+    /** Deposits [from, to) as one burst: every webhook POSTed, `senders` at a time, while the engine works. */
+    const sendBurst = async (from: number, to: number) => {
+      let next = from;
+      await Promise.all(
+        Array.from({ length: senders }, async () => {
+          for (let i = next++; i < to; i = next++) await deliver(i);
+        }),
+      );
+    };
+
+    // 0. The warm-up: the processes have just started; their code is still being compiled by V8's optimising tiers
+    // (a third of the worker's CPU in the first thousand deposits, measured with perf) and their connections are
+    // being opened. A broker's API and worker run for days, so the figures below are taken after it; the warm-up's
+    // own throughput is printed as the cold start.
+    const warmStart = Date.now();
+    await sendBurst(0, warmup);
+    const warmed = warmup > 0 ? await settle(0, warmup, warmStart + 60_000) : { posted: 0, last: warmStart };
+    const warmSeconds = (warmed.last - warmStart) / 1000;
+
+    // 1. The burst, measured.
     const counter = (globalThis as { __benchQueryCounts?: () => { total: number } }).__benchQueryCounts;
     const statementsBefore = counter?.().total ?? 0;
     const loopDelay = monitorEventLoopDelay({ resolution: 5 });
@@ -378,15 +403,15 @@ async function benchTopology(topology: Topology): Promise<boolean> {
     const simPid = 'pid' in sim ? sim.pid : undefined;
     const simCpuBefore = processCpuSeconds(simPid);
     const loadBefore = loadavg()[0]!;
+    // Diagnostics: BENCH_BURST_MARKER=<file> exists while the measured burst runs (to start a profiler on it).
+    const marker = process.env.BENCH_BURST_MARKER;
+    if (marker) writeFileSync(marker, `${process.pid}\n`);
     const t0 = Date.now();
-    await Promise.all(
-      Array.from({ length: senders }, async () => {
-        for (let i = next++; i < deposits; i = next++) await deliver(i);
-      }),
-    );
+    await sendBurst(warmup, warmup + deposits);
     const intakeSeconds = (Date.now() - t0) / 1000;
-    const burst = await settle(0, deposits, t0 + 60_000);
+    const burst = await settle(warmup, warmup + deposits, t0 + 60_000);
     const seconds = (burst.last - t0) / 1000;
+    if (marker) rmSync(marker, { force: true });
     loopDelay.disable();
     const cpu = process.cpuUsage(cpuBefore);
     const childCpuAfter = children.map((c) => processCpuSeconds(c.pid));
@@ -394,7 +419,7 @@ async function benchTopology(topology: Topology): Promise<boolean> {
     const simCpuAfter = processCpuSeconds(simPid);
     const burstWall = (Date.now() - t0) / 1000;
     const statements = counter ? counter().total - statementsBefore : null;
-    const latencies = await latenciesOf(0, deposits);
+    const latencies = await latenciesOf(warmup, warmup + deposits);
 
     // 2. A steady trickle well below capacity: the latency of the path itself, without a queue in front of it.
     const steadyStart = Date.now();
@@ -402,11 +427,11 @@ async function benchTopology(topology: Topology): Promise<boolean> {
     for (let k = 0; k < steadyCount; k++) {
       const wait = steadyStart + (k * 1000) / STEADY_PER_SECOND - Date.now();
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-      sent.push(deliver(deposits + k));
+      sent.push(deliver(warmup + deposits + k));
     }
     await Promise.all(sent);
-    const steady = await settle(deposits, total, Date.now() + 15_000);
-    const steadyLatencies = await latenciesOf(deposits, total);
+    const steady = await settle(warmup + deposits, total, Date.now() + 15_000);
+    const steadyLatencies = await latenciesOf(warmup + deposits, total);
     await engine?.stop();
     engine = null;
     // The worker stops (SIGTERM) before the checks, as the in-process engine does.
@@ -448,8 +473,13 @@ async function benchTopology(topology: Topology): Promise<boolean> {
     const chain = await verifyAuditChain(ctx.database.db);
     const throughput = burst.posted / seconds;
     console.log(
-      `setup: ${deposits} + ${steadyCount} deposits awaiting payment on ${accountCount} accounts (one client each); worker concurrency ${concurrency}, ${senders} webhooks in flight; ${single ? 'app and engine in this process' : '`brokerdesk api` and `brokerdesk worker` in processes of their own, this one sends the webhooks'}, the MT5 simulator ${simInProcess ? 'in this one (BENCH_SIM=inprocess)' : 'in its own'}`,
+      `setup: ${warmup} + ${deposits} + ${steadyCount} deposits (warm-up, burst, steady) awaiting payment on ${accountCount} accounts (one client each); worker concurrency ${concurrency}, ${senders} webhooks in flight; ${single ? 'app and engine in this process' : '`brokerdesk api` and `brokerdesk worker` in processes of their own, this one sends the webhooks'}, the MT5 simulator ${simInProcess ? 'in this one (BENCH_SIM=inprocess)' : 'in its own'}`,
     );
+    if (warmup > 0) {
+      console.log(
+        `warm-up, just after the processes started (not in the figures below): ${warmed.posted}/${warmup} posted in ${warmSeconds.toFixed(2)} s → ${(warmed.posted / warmSeconds).toFixed(0)} deposits/s cold`,
+      );
+    }
     console.log(
       `webhook intake: ${deposits} signed webhooks accepted in ${intakeSeconds.toFixed(2)} s (${(deposits / intakeSeconds).toFixed(0)}/s), ${refused.length} refused${refused.length ? ` (first: ${refused[0]})` : ''}`,
     );

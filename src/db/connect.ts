@@ -105,9 +105,7 @@ export async function connect(options: ConnectOptions): Promise<Database> {
         return (await pool.query({ text: sql, values: params as unknown[], ...(name ? { name } : {}) })).rows;
       },
       async queryPlanned(name, sql, params, settings) {
-        const set = Object.entries(settings).map(
-          ([setting, value]) => `set local ${pg.escapeIdentifier(setting)} = ${pg.escapeLiteral(value)}`,
-        );
+        const set = plannerSettings(settings);
         const client = await pool.connect();
         let broken: Error | undefined;
         try {
@@ -413,6 +411,22 @@ function literalOf(value: unknown): string {
     return pg.escapeLiteral(`{${value.map((v) => `"${v.replace(/[\\"]/g, (c) => `\\${c}`)}"`).join(',')}}`);
   }
   throw new Error(`cannot write a ${typeof value} as an SQL literal`);
+}
+
+/**
+ * `set local` statements for planner settings (e.g. `enable_seqscan: 'off'`), for a script that runs a statement whose
+ * plans must all be made under them (see `Database.queryPlanned`); `plannerDefaults` puts them back for the rest of
+ * the transaction.
+ */
+export function plannerSettings(settings: Record<string, string>): string[] {
+  return Object.entries(settings).map(
+    ([setting, value]) => `set local ${pg.escapeIdentifier(setting)} = ${pg.escapeLiteral(value)}`,
+  );
+}
+
+/** The `set local … to default` statements that end `plannerSettings(settings)` within a transaction. */
+export function plannerDefaults(settings: Record<string, string>): string[] {
+  return Object.keys(settings).map((setting) => `set local ${pg.escapeIdentifier(setting)} to default`);
 }
 
 /**
