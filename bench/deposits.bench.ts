@@ -55,7 +55,9 @@ const positive = (value: string | undefined, fallback: number) => {
   return Number.isInteger(n) && n > 0 ? n : fallback;
 };
 const nonNegative = (value: string | undefined, fallback: number) =>
-  value !== undefined && value !== '' && Number.isInteger(Number(value)) && Number(value) >= 0 ? Number(value) : fallback;
+  value !== undefined && value !== '' && Number.isInteger(Number(value)) && Number(value) >= 0
+    ? Number(value)
+    : fallback;
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
