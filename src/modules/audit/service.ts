@@ -146,6 +146,11 @@ prepareOnEveryConnection(
     returning id, prev_hash, hash`,
 );
 
+/** The chain lock, prepared on every connection too (a SELECT sent as text is parsed and planned each time). */
+const LOCK_NAME = 'bd_audit_chain_lock';
+const LOCK_SQL = `select pg_advisory_xact_lock(${CHAIN_LOCK})`;
+prepareOnEveryConnection(LOCK_NAME, LOCK_SQL);
+
 /** The same INSERT as insertStatement, by `execute` of the prepared statement (same snapshot rules). */
 function executeAppend(fields: Fields): string {
   return executePrepared(APPEND_NAME, [
@@ -180,21 +185,22 @@ async function appendChained(
   before: string[] = [],
 ): Promise<AuditEvent[]> {
   const all = inputs.map((input) => fieldsOf(input, clock));
-  const lock = `select pg_advisory_xact_lock(${CHAIN_LOCK})`;
   let rows: AppendedRow[];
   if (runsScripts(tx)) {
     const end = commit === 'final' ? ['commit'] : commit === 'chained' ? ['commit', 'begin'] : [];
     // Committing here: the deferred constraint checks (the ledger's zero-sum triggers) run before the lock is taken,
     // not inside COMMIT while it is held. They still refuse the transaction, just one statement earlier.
     const checks = end.length > 0 ? ['set constraints all immediate'] : [];
-    const append = scriptConnection(tx)?.hasPrepared(APPEND_NAME) ? executeAppend : insertStatement;
+    const prepared = scriptConnection(tx);
+    const append = prepared?.hasPrepared(APPEND_NAME) ? executeAppend : insertStatement;
+    const lock = prepared?.hasPrepared(LOCK_NAME) ? executePrepared(LOCK_NAME, []) : LOCK_SQL;
     const script = [...before, ...checks, lock, ...all.map(append), ...end].join(';\n');
     const results = (await tx.execute(sql.raw(script))) as unknown as { rows: AppendedRow[] }[];
     const first = before.length + checks.length + 1;
     rows = results.slice(first, first + all.length).map((r) => r.rows[0]!);
   } else {
     for (const statement of before) await tx.execute(sql.raw(statement));
-    await tx.execute(sql.raw(lock));
+    await tx.execute(sql.raw(LOCK_SQL));
     rows = [];
     for (const fields of all) {
       const result = (await tx.execute(sql.raw(insertStatement(fields)))) as unknown as { rows: AppendedRow[] };

@@ -14,7 +14,9 @@ import {
   type Executor,
   executePrepared,
   preparedQuery,
+  prepareOnEveryConnection,
   type ScriptConnection,
+  scriptConnection,
   scriptedTransaction,
   sqlLiteral,
 } from '../../db/connect.ts';
@@ -58,6 +60,13 @@ const STORE_EVENT_SQL = `
   values ($1, $2, $3, $4, $5::jsonb, 'received', $6::timestamptz, $7::timestamptz)
   on conflict do nothing
   returning id`;
+
+/** An event's outcome, once applied: prepared on every connection, so the webhook's last script only executes it. */
+const OUTCOME_NAME = 'bd_psp_event_outcome';
+prepareOnEveryConnection(
+  OUTCOME_NAME,
+  'update psp_events set movement_id = $1::uuid, outcome = $2::text, note = $3::text where id = $4::bigint',
+);
 
 const isUuid = (v: string) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(v);
 
@@ -149,9 +158,11 @@ export async function receivePspWebhook(
         : await applyPayout(funding, tx, movement, event.payout!, event.eventId);
       // Last, in one round trip: the event's outcome, the chain lock, the appends and the commit (the transaction is
       // not used after it).
-      const recordOutcome = `update psp_events set movement_id = ${sqlLiteral(movement.id)}, outcome = ${sqlLiteral(
-        note ? 'applied' : 'ignored',
-      )}, note = ${sqlLiteral(note ?? 'already reflected')} where id = ${sqlLiteral(String(stored.id))}`;
+      const outcome = [movement.id, note ? 'applied' : 'ignored', note ?? 'already reflected', String(stored.id)];
+      const [id, result, text, eventRow] = outcome.map(sqlLiteral);
+      const recordOutcome = scriptConnection(tx)?.hasPrepared(OUTCOME_NAME)
+        ? executePrepared(OUTCOME_NAME, outcome)
+        : `update psp_events set movement_id = ${id}, outcome = ${result}, note = ${text} where id = ${eventRow}`;
       await flushAudits(tx, { commit: true, before: [recordOutcome] });
       return {
         outcome: note ? ('applied' as const) : ('ignored' as const),
