@@ -190,9 +190,15 @@ const FINISH_SQL = `
  */
 const FINISH_PLANNER = { enable_seqscan: 'off', enable_hashjoin: 'off', enable_mergejoin: 'off' };
 
-/** Operation ends committed together at most, and transactions committing ends at the same time (`finish`). */
-const FINISH_BATCH = 8;
-const FINISH_TRANSACTIONS = 2;
+/**
+ * Operation ends committed together at most, and transactions committing ends at the same time (`finish`). One at a
+ * time: two would only queue at the audit chain's lock, and ends that wait for the one committing go together in the
+ * next, so under a backlog the batches grow (a group commit) while an end that finds nothing committing goes at once.
+ * Measured on the deposits benchmark against 8 and 2: 271–280 deposits/s against 261–268, with 0.2 ms less
+ * PostgreSQL CPU and 0.1 ms less worker CPU per deposit.
+ */
+const FINISH_BATCH = 16;
+const FINISH_TRANSACTIONS = 1;
 
 /** An operation's end waiting for its transaction. */
 interface PendingEnd {
@@ -622,7 +628,7 @@ export class OperationsEngine {
    * arrive while other ends are being committed wait and then go together, up to FINISH_BATCH in one transaction
    * (a group commit: one BEGIN round trip, one chain lock, one COMMIT for all); each keeps its own statements and
    * conditions, and a transaction that fails ends each of its operations again in a transaction of its own, so no
-   * operation's trouble holds up another's end. An end that finds nothing waiting goes at once, alone.
+   * operation's trouble holds up another's end. An end that finds no other being committed goes at once, alone.
    */
   private finish(
     op: ClaimedOperation,
