@@ -70,15 +70,39 @@ prepareOnEveryConnection(
 
 const isUuid = (v: string) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(v);
 
+/** A webhook whose signature and shape were verified, waiting to be recorded and applied. */
+interface VerifiedWebhook {
+  event: PspEvent;
+  bodySha256: string;
+  /** The merchant reference it names: a movement id, when it is a UUID. */
+  reference: string;
+  /** The parameters of STORE_EVENT_SQL. */
+  storeParams: unknown[];
+}
+
+type WebhookResult = { outcome: WebhookOutcome; eventId: string; movementId: string | null };
+
 /**
  * Verifies, records and applies one webhook. Throws FundingError WEBHOOK_REJECTED (bad signature, stale, malformed,
- * unknown payment) or WEBHOOK_CONFLICT; the caller answers 4xx and logs it.
+ * unknown payment) or WEBHOOK_CONFLICT; the caller answers 4xx and logs it. Webhooks that arrive while others are
+ * being committed are applied together in the next transaction (`WebhookBatches`); each is answered once that
+ * transaction has committed.
  */
 export async function receivePspWebhook(
   funding: FundingService,
   headers: WebhookHeaders,
   rawBody: Buffer,
-): Promise<{ outcome: WebhookOutcome; eventId: string; movementId: string | null }> {
+): Promise<WebhookResult> {
+  const webhook = verifyWebhook(funding, headers, rawBody);
+  let batches = batchesOf.get(funding);
+  if (!batches) {
+    batches = new WebhookBatches(funding);
+    batchesOf.set(funding, batches);
+  }
+  return batches.submit(webhook);
+}
+
+function verifyWebhook(funding: FundingService, headers: WebhookHeaders, rawBody: Buffer): VerifiedWebhook {
   const { deps } = funding;
   if (!deps.psp) throw new FundingError('PSP_NOT_CONFIGURED', 404, 'no payment provider is configured');
   // JSON can carry U+0000 only as the escape \u0000 (a raw control character is not valid JSON): without one in the
@@ -96,82 +120,197 @@ export async function receivePspWebhook(
     throw err;
   }
   const bodySha256 = createHash('sha256').update(rawBody).digest('hex');
-  const reference = event.payment?.merchantReference ?? event.payout?.merchantReference ?? '';
-  const storeParams = [
-    deps.psp!.name,
-    event.eventId,
-    event.type,
+  return {
+    event,
     bodySha256,
-    hasNul ? JSON.stringify(withoutNul(JSON.parse(text))) : text,
-    event.occurredAt.toISOString(),
-    deps.clock.now().toISOString(),
-  ];
-  // Storing the event goes with BEGIN, in one round trip, on a connection where it is prepared (almost always), and
+    reference: event.payment?.merchantReference ?? event.payout?.merchantReference ?? '',
+    storeParams: [
+      deps.psp.name,
+      event.eventId,
+      event.type,
+      bodySha256,
+      hasNul ? JSON.stringify(withoutNul(JSON.parse(text))) : text,
+      event.occurredAt.toISOString(),
+      deps.clock.now().toISOString(),
+    ],
+  };
+}
+
+/** Webhooks applied in one transaction at most. */
+const WEBHOOK_BATCH = 16;
+
+const batchesOf = new WeakMap<FundingService, WebhookBatches>();
+
+/**
+ * A group commit for webhooks, one transaction at a time per process: a webhook that finds none being committed is
+ * applied at once, alone; those that arrive meanwhile wait and go together in the next, up to WEBHOOK_BATCH, each
+ * with its own statements (one BEGIN round trip, one chain lock and one COMMIT for all). A batch holds at most one
+ * webhook per movement and per event id, so each is applied to what the ones before it committed, and locks its
+ * movements in id order, as every batch does. A batch that fails for any reason (one webhook refused, a conflict, a
+ * database error) is rolled back whole and each of its webhooks applied again in a transaction of its own, so each
+ * gets the answer it would have had alone.
+ */
+class WebhookBatches {
+  private readonly waiting: { webhook: VerifiedWebhook; resolve(r: WebhookResult): void; reject(e: unknown): void }[] =
+    [];
+  private committing = false;
+
+  constructor(private readonly funding: FundingService) {}
+
+  submit(webhook: VerifiedWebhook): Promise<WebhookResult> {
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ webhook, resolve, reject });
+      this.next();
+    });
+  }
+
+  private next(): void {
+    if (this.committing || this.waiting.length === 0) return;
+    const batch: typeof this.waiting = [];
+    const seen = new Set<string>();
+    // A webhook that names no movement goes alone (it is refused, and must not take others with it).
+    const alone = !isUuid(this.waiting[0]!.webhook.reference);
+    for (let i = 0; i < this.waiting.length && batch.length < (alone ? 1 : WEBHOOK_BATCH); ) {
+      const { webhook } = this.waiting[i]!;
+      const keys = [`m:${webhook.reference.toLowerCase()}`, `e:${webhook.event.eventId}`];
+      if ((batch.length > 0 && !isUuid(webhook.reference)) || keys.some((k) => seen.has(k))) {
+        i += 1;
+        continue;
+      }
+      for (const k of keys) seen.add(k);
+      batch.push(...this.waiting.splice(i, 1));
+    }
+    batch.sort((a, b) => (a.webhook.reference < b.webhook.reference ? -1 : 1));
+    this.committing = true;
+    void this.commit(batch).finally(() => {
+      this.committing = false;
+      this.next();
+    });
+  }
+
+  private async commit(batch: typeof this.waiting): Promise<void> {
+    if (batch.length > 1) {
+      try {
+        const results = await applyWebhooks(
+          this.funding,
+          batch.map((b) => b.webhook),
+        );
+        for (const [i, b] of batch.entries()) b.resolve(results[i]!);
+        return;
+      } catch {
+        // Each alone below: the one that failed the batch fails again on its own, the others are applied.
+      }
+    }
+    for (const b of batch) {
+      try {
+        b.resolve((await applyWebhooks(this.funding, [b.webhook]))[0]!);
+      } catch (err) {
+        b.reject(err);
+      }
+    }
+  }
+}
+
+/** Records and applies verified webhooks in one transaction, in order; any refusal fails them all. */
+async function applyWebhooks(funding: FundingService, webhooks: VerifiedWebhook[]): Promise<WebhookResult[]> {
+  const { deps } = funding;
+  // Storing each event goes with BEGIN, in one round trip, on a connection where it is prepared (almost always), and
   // so do the lock and read of the movement it names and the read of that movement's trading account.
-  let reads: { statement: string; accept(tx: Executor, rows: Record<string, unknown>[]): void }[] = [];
+  type Read = { statement: string; accept(tx: Executor, rows: Record<string, unknown>[]): void };
+  let reads: Read[][] = webhooks.map(() => []);
   const opening = (connection: ScriptConnection) => {
     if (!connection.hasPrepared(STORE_EVENT_NAME)) return undefined;
-    const movement = isUuid(reference) ? lockInOpening(connection, reference) : undefined;
-    const account = movement ? accountInOpening(connection, reference) : undefined;
-    reads = [movement, account].filter((r) => r !== undefined);
-    return [executePrepared(STORE_EVENT_NAME, storeParams), ...reads.map((r) => r.statement)].join(';\n');
+    reads = webhooks.map(({ reference }) => {
+      const movement = isUuid(reference) ? lockInOpening(connection, reference) : undefined;
+      const account = movement ? accountInOpening(connection, reference) : undefined;
+      return [movement, account].filter((r) => r !== undefined);
+    });
+    return webhooks
+      .flatMap((w, i) => [executePrepared(STORE_EVENT_NAME, w.storeParams), ...reads[i]!.map((r) => r.statement)])
+      .join(';\n');
   };
   return scriptedTransaction(
     deps.database.db,
     async (tx, opened) => {
-      // The audit events of this webhook are appended last, so the chain lock is held only for them and the commit.
+      // The audit events of these webhooks are appended last, so the chain lock is held only for them and the commit.
       deferAudits(tx, deps.clock);
-      if (opened.length > 0) for (const [i, read] of reads.entries()) read.accept(tx, opened[i + 1] ?? []);
-      const [stored] = (opened[0] ?? (await preparedQuery(tx, STORE_EVENT_NAME, STORE_EVENT_SQL, storeParams))) as {
-        id: string | number;
-      }[];
-      if (!stored) {
-        const [earlier] = await tx
-          .select()
-          .from(pspEvents)
-          .where(and(eq(pspEvents.psp, deps.psp!.name), eq(pspEvents.eventId, event.eventId)))
-          .limit(1);
-        if (earlier && earlier.bodySha256 !== bodySha256) {
-          throw new FundingError(
-            'WEBHOOK_CONFLICT',
-            409,
-            `event ${event.eventId} was already received with a different body; the first one stands`,
-          );
+      const outcomes: string[] = [];
+      const results: WebhookResult[] = [];
+      let k = 0;
+      for (const [i, webhook] of webhooks.entries()) {
+        let stored: { id: string | number } | undefined;
+        if (opened.length > 0) {
+          stored = opened[k++]![0] as { id: string | number } | undefined;
+          for (const read of reads[i]!) read.accept(tx, opened[k++] ?? []);
+        } else {
+          [stored] = (await preparedQuery(tx, STORE_EVENT_NAME, STORE_EVENT_SQL, webhook.storeParams)) as {
+            id: string | number;
+          }[];
         }
-        return { outcome: 'replayed' as const, eventId: event.eventId, movementId: earlier?.movementId ?? null };
+        const applied = await applyWebhook(funding, tx, webhook, stored, reads[i]!.length);
+        results.push(applied.result);
+        if (applied.outcome) outcomes.push(applied.outcome);
       }
-      const movement = isUuid(reference) ? await findLockedMovement(tx, reference) : null;
-      // Not read with BEGIN (its statement is not yet prepared on this connection): read, and prepared, now.
-      if (movement && reads.length < 2) await prepareAccountInOpening(tx, movement.id);
-      const expectedKind = event.payment ? 'deposit' : 'withdrawal';
-      if (!movement || movement.kind !== expectedKind || movement.psp !== deps.psp!.name) {
-        // Rolls the stored event back with the transaction: an unknown payment is refused, not remembered.
-        throw new FundingError(
-          'WEBHOOK_REJECTED',
-          422,
-          `webhook refused: no ${expectedKind} with reference ${reference || '(none)'} was started here`,
-          { reason: 'unknown_payment' },
-        );
-      }
-      const note = event.payment
-        ? await applyPayment(funding, tx, movement, event.payment, event.eventId)
-        : await applyPayout(funding, tx, movement, event.payout!, event.eventId);
-      // Last, in one round trip: the event's outcome, the chain lock, the appends and the commit (the transaction is
+      // Last, in one round trip: the events' outcomes, the chain lock, the appends and the commit (the transaction is
       // not used after it).
-      const outcome = [movement.id, note ? 'applied' : 'ignored', note ?? 'already reflected', String(stored.id)];
-      const [id, result, text, eventRow] = outcome.map(sqlLiteral);
-      const recordOutcome = scriptConnection(tx)?.hasPrepared(OUTCOME_NAME)
-        ? executePrepared(OUTCOME_NAME, outcome)
-        : `update psp_events set movement_id = ${id}, outcome = ${result}, note = ${text} where id = ${eventRow}`;
-      await flushAudits(tx, { commit: true, before: [recordOutcome] });
-      return {
-        outcome: note ? ('applied' as const) : ('ignored' as const),
-        eventId: event.eventId,
-        movementId: movement.id,
-      };
+      await flushAudits(tx, { commit: true, before: outcomes });
+      return results;
     },
     { opening },
   );
+}
+
+/**
+ * Applies one stored webhook (`stored`: its new psp_events row, none when its id was already there) in the batch's
+ * transaction; answers its result and the statement that records its outcome (run with the commit).
+ */
+async function applyWebhook(
+  funding: FundingService,
+  tx: Executor,
+  { event, bodySha256, reference }: VerifiedWebhook,
+  stored: { id: string | number } | undefined,
+  readsInOpening: number,
+): Promise<{ result: WebhookResult; outcome?: string }> {
+  const { deps } = funding;
+  if (!stored) {
+    const [earlier] = await tx
+      .select()
+      .from(pspEvents)
+      .where(and(eq(pspEvents.psp, deps.psp!.name), eq(pspEvents.eventId, event.eventId)))
+      .limit(1);
+    if (earlier && earlier.bodySha256 !== bodySha256) {
+      throw new FundingError(
+        'WEBHOOK_CONFLICT',
+        409,
+        `event ${event.eventId} was already received with a different body; the first one stands`,
+      );
+    }
+    return { result: { outcome: 'replayed', eventId: event.eventId, movementId: earlier?.movementId ?? null } };
+  }
+  const movement = isUuid(reference) ? await findLockedMovement(tx, reference) : null;
+  // Not read with BEGIN (its statement is not yet prepared on this connection): read, and prepared, now.
+  if (movement && readsInOpening < 2) await prepareAccountInOpening(tx, movement.id);
+  const expectedKind = event.payment ? 'deposit' : 'withdrawal';
+  if (!movement || movement.kind !== expectedKind || movement.psp !== deps.psp!.name) {
+    // Rolls the stored event back with the transaction: an unknown payment is refused, not remembered.
+    throw new FundingError(
+      'WEBHOOK_REJECTED',
+      422,
+      `webhook refused: no ${expectedKind} with reference ${reference || '(none)'} was started here`,
+      { reason: 'unknown_payment' },
+    );
+  }
+  const note = event.payment
+    ? await applyPayment(funding, tx, movement, event.payment, event.eventId)
+    : await applyPayout(funding, tx, movement, event.payout!, event.eventId);
+  const outcome = [movement.id, note ? 'applied' : 'ignored', note ?? 'already reflected', String(stored.id)];
+  const [id, result, text, eventRow] = outcome.map(sqlLiteral);
+  return {
+    result: { outcome: note ? 'applied' : 'ignored', eventId: event.eventId, movementId: movement.id },
+    outcome: scriptConnection(tx)?.hasPrepared(OUTCOME_NAME)
+      ? executePrepared(OUTCOME_NAME, outcome)
+      : `update psp_events set movement_id = ${id}, outcome = ${result}, note = ${text} where id = ${eventRow}`,
+  };
 }
 
 const pspActor = (m: Movement) => ({ type: 'psp' as const, id: m.psp });

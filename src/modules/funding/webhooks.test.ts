@@ -534,6 +534,41 @@ describe('PSP webhooks: once and only once, whatever the delivery', () => {
     await expectLedgerEqualsServer(c, 25_000);
   });
 
+  it('webhooks arriving together are committed together, each applied once; a refused one among them changes nothing for the others', async () => {
+    const c = await t.fundedClient();
+    const deposits = [];
+    for (let i = 0; i < 7; i++) deposits.push(await start(c, 1_000 + i));
+    const bodies = deposits.map((d) => paymentEvent(d));
+    // All at once, the first one delivered twice.
+    const answers = await Promise.all([...bodies, bodies[0]!].map((body) => send(body, sign(body))));
+    const outcomes = answers.map((r) => (r.json() as { outcome: string }).outcome);
+    expect(outcomes.slice(1, 7)).toEqual(Array(6).fill('applied'));
+    expect([outcomes[0], outcomes[7]].sort()).toEqual(['applied', 'replayed']);
+    // Fewer transactions than webhooks: the ones that waited for the first went together.
+    const ids = deposits.map((d) => d.id);
+    const stored = await t.database.db
+      .select({ transaction: sql<string>`xmin::text` })
+      .from(pspEvents)
+      .where(inArray(pspEvents.movementId, ids));
+    expect(stored).toHaveLength(7);
+    expect(new Set(stored.map((r) => r.transaction)).size).toBeLessThan(7);
+    for (const d of deposits) await t.until(d.id, ['posted']);
+    for (const d of deposits) expect(await operationsOf(d.id)).toHaveLength(1);
+
+    // A webhook for a payment nobody started, arriving with good ones: refused alone, the others applied.
+    const more = [];
+    for (let i = 0; i < 4; i++) more.push(await start(c, 2_000 + i));
+    const unknown = paymentEvent(more[0]!, { reference: randomUUID() });
+    const mixed = [...more.map((d) => paymentEvent(d)), unknown];
+    const replies = await Promise.all(mixed.map((body) => send(body, sign(body))));
+    for (const r of replies.slice(0, 4)) expect(r.json()).toEqual({ received: true, outcome: 'applied' });
+    expectRefusal(replies[4]!, 422, 'WEBHOOK_REJECTED', /no deposit with reference/);
+    const unknownId = (JSON.parse(unknown) as { id: string }).id;
+    expect(await t.database.db.select().from(pspEvents).where(eq(pspEvents.eventId, unknownId))).toEqual([]);
+    for (const d of more) await t.until(d.id, ['posted']);
+    await expectLedgerEqualsServer(c, [...deposits, ...more].reduce((sum, d) => sum + d.amountMinor, 0));
+  });
+
   it('malformed JSON, an unknown event type or a wrong shape is refused with 400 and no stack trace', async () => {
     const c = await t.fundedClient();
     const d = await start(c, 10_000);
