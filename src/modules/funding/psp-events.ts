@@ -180,7 +180,8 @@ class WebhookBatches {
       for (const k of keys) seen.add(k);
       batch.push(...this.waiting.splice(i, 1));
     }
-    batch.sort((a, b) => (a.webhook.reference < b.webhook.reference ? -1 : 1));
+    // Lowercase hex sorts as PostgreSQL orders uuids.
+    batch.sort((a, b) => (a.webhook.reference.toLowerCase() < b.webhook.reference.toLowerCase() ? -1 : 1));
     this.committing = true;
     void this.commit(batch).finally(() => {
       this.committing = false;
