@@ -566,7 +566,10 @@ describe('PSP webhooks: once and only once, whatever the delivery', () => {
     const unknownId = (JSON.parse(unknown) as { id: string }).id;
     expect(await t.database.db.select().from(pspEvents).where(eq(pspEvents.eventId, unknownId))).toEqual([]);
     for (const d of more) await t.until(d.id, ['posted']);
-    await expectLedgerEqualsServer(c, [...deposits, ...more].reduce((sum, d) => sum + d.amountMinor, 0));
+    await expectLedgerEqualsServer(
+      c,
+      [...deposits, ...more].reduce((sum, d) => sum + d.amountMinor, 0),
+    );
   });
 
   it('malformed JSON, an unknown event type or a wrong shape is refused with 400 and no stack trace', async () => {
