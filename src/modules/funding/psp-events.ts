@@ -20,6 +20,7 @@ import {
   scriptedTransaction,
   sqlLiteral,
 } from '../../db/connect.ts';
+import { GroupCommit } from '../../db/group-commit.ts';
 import { clientFlags, moneyMovements, pspEvents } from '../../db/schema.ts';
 import { enqueueOperation, enqueueOperationDeferred } from '../../operations/enqueue.ts';
 import { WebhookRejected } from '../../payments/errors.ts';
@@ -85,7 +86,7 @@ type WebhookResult = { outcome: WebhookOutcome; eventId: string; movementId: str
 /**
  * Verifies, records and applies one webhook. Throws FundingError WEBHOOK_REJECTED (bad signature, stale, malformed,
  * unknown payment) or WEBHOOK_CONFLICT; the caller answers 4xx and logs it. Webhooks that arrive while others are
- * being committed are applied together in the next transaction (`WebhookBatches`); each is answered once that
+ * being committed are applied together in the next transaction (`pickWebhooks`); each is answered once that
  * transaction has committed.
  */
 export async function receivePspWebhook(
@@ -96,7 +97,11 @@ export async function receivePspWebhook(
   const webhook = verifyWebhook(funding, headers, rawBody);
   let batches = batchesOf.get(funding);
   if (!batches) {
-    batches = new WebhookBatches(funding);
+    batches = new GroupCommit({
+      max: WEBHOOK_BATCH,
+      pick: pickWebhooks,
+      commit: (webhooks) => applyWebhooks(funding, webhooks),
+    });
     batchesOf.set(funding, batches);
   }
   return batches.submit(webhook);
@@ -139,77 +144,32 @@ function verifyWebhook(funding: FundingService, headers: WebhookHeaders, rawBody
 /** Webhooks applied in one transaction at most. */
 const WEBHOOK_BATCH = 16;
 
-const batchesOf = new WeakMap<FundingService, WebhookBatches>();
+/**
+ * Webhooks are committed as a group (`GroupCommit`), one transaction at a time per process: one that finds none being
+ * committed is applied at once, alone; those that arrive meanwhile go together in the next; a batch that fails (one
+ * webhook refused, a conflict, a database error) is applied again webhook by webhook, so each gets the answer it
+ * would have had alone.
+ */
+const batchesOf = new WeakMap<FundingService, GroupCommit<VerifiedWebhook, WebhookResult>>();
 
 /**
- * A group commit for webhooks, one transaction at a time per process: a webhook that finds none being committed is
- * applied at once, alone; those that arrive meanwhile wait and go together in the next, up to WEBHOOK_BATCH, each
- * with its own statements (one BEGIN round trip, one chain lock and one COMMIT for all). A batch holds at most one
- * webhook per movement and per event id, so each is applied to what the ones before it committed, and locks its
- * movements in id order, as every batch does. A batch that fails for any reason (one webhook refused, a conflict, a
- * database error) is rolled back whole and each of its webhooks applied again in a transaction of its own, so each
- * gets the answer it would have had alone.
+ * The next batch: at most one webhook per movement and per event id, so each is applied to what the ones before it
+ * committed, with its movements locked in id order, as every batch locks them (lowercase hex sorts as PostgreSQL
+ * orders uuids). A webhook that names no movement goes alone: it is refused, and must not take others with it.
  */
-class WebhookBatches {
-  private readonly waiting: { webhook: VerifiedWebhook; resolve(r: WebhookResult): void; reject(e: unknown): void }[] =
-    [];
-  private committing = false;
-
-  constructor(private readonly funding: FundingService) {}
-
-  submit(webhook: VerifiedWebhook): Promise<WebhookResult> {
-    return new Promise((resolve, reject) => {
-      this.waiting.push({ webhook, resolve, reject });
-      this.next();
-    });
+function pickWebhooks(waiting: readonly VerifiedWebhook[], max: number): number[] {
+  if (!isUuid(waiting[0]!.reference)) return [0];
+  const seen = new Set<string>();
+  const picked: number[] = [];
+  for (const [i, webhook] of waiting.entries()) {
+    if (picked.length === max) break;
+    const keys = [`m:${webhook.reference.toLowerCase()}`, `e:${webhook.event.eventId}`];
+    if (!isUuid(webhook.reference) || keys.some((k) => seen.has(k))) continue;
+    for (const k of keys) seen.add(k);
+    picked.push(i);
   }
-
-  private next(): void {
-    if (this.committing || this.waiting.length === 0) return;
-    const batch: typeof this.waiting = [];
-    const seen = new Set<string>();
-    // A webhook that names no movement goes alone (it is refused, and must not take others with it).
-    const alone = !isUuid(this.waiting[0]!.webhook.reference);
-    for (let i = 0; i < this.waiting.length && batch.length < (alone ? 1 : WEBHOOK_BATCH); ) {
-      const { webhook } = this.waiting[i]!;
-      const keys = [`m:${webhook.reference.toLowerCase()}`, `e:${webhook.event.eventId}`];
-      if ((batch.length > 0 && !isUuid(webhook.reference)) || keys.some((k) => seen.has(k))) {
-        i += 1;
-        continue;
-      }
-      for (const k of keys) seen.add(k);
-      batch.push(...this.waiting.splice(i, 1));
-    }
-    // Lowercase hex sorts as PostgreSQL orders uuids.
-    batch.sort((a, b) => (a.webhook.reference.toLowerCase() < b.webhook.reference.toLowerCase() ? -1 : 1));
-    this.committing = true;
-    void this.commit(batch).finally(() => {
-      this.committing = false;
-      this.next();
-    });
-  }
-
-  private async commit(batch: typeof this.waiting): Promise<void> {
-    if (batch.length > 1) {
-      try {
-        const results = await applyWebhooks(
-          this.funding,
-          batch.map((b) => b.webhook),
-        );
-        for (const [i, b] of batch.entries()) b.resolve(results[i]!);
-        return;
-      } catch {
-        // Each alone below: the one that failed the batch fails again on its own, the others are applied.
-      }
-    }
-    for (const b of batch) {
-      try {
-        b.resolve((await applyWebhooks(this.funding, [b.webhook]))[0]!);
-      } catch (err) {
-        b.reject(err);
-      }
-    }
-  }
+  const reference = (i: number) => waiting[i]!.reference.toLowerCase();
+  return picked.sort((a, b) => (reference(a) < reference(b) ? -1 : 1));
 }
 
 /** Records and applies verified webhooks in one transaction, in order; any refusal fails them all. */
